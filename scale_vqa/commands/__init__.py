@@ -1,0 +1,1 @@
+"""One module per ``scale-vqa`` command: ``add_parser`` registers arguments; ``run`` does the work."""

@@ -1,0 +1,104 @@
+"""Predictions files: JSONL, one object per line, ``{"id", "prediction"}`` and/or ``{"id", "output"}``.
+
+``prediction`` is an option letter (or null for no answer); ``output`` is the model's raw text, which
+scoring parses with :func:`scale_vqa.parse.parse_answer`. When both are present they must agree. Other keys
+(``dimension``, ``model`` …) are allowed and ignored.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from .atomic import atomic_write_text
+from .item import LETTERS
+from .jsonfile import kind_of, read_records
+from .problems import InputError, Problem, ValidationReport
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """A system's answer to one item: a letter, the raw output it came from, or both."""
+
+    letter: str | None = None
+    output: str | None = None
+
+    @classmethod
+    def of_letter(cls, letter: str | None) -> Prediction:
+        return cls(letter=letter)
+
+    @classmethod
+    def of_output(cls, output: str) -> Prediction:
+        return cls(output=output)
+
+
+def read_predictions(path: str | Path) -> tuple[dict[str, Prediction], ValidationReport]:
+    """Read a predictions JSONL file; every problem is reported with its line and field, none raised."""
+    name = str(path)
+    records, problems = read_records(path, jsonl=True)
+    report = ValidationReport(list(problems))
+    out: dict[str, Prediction] = {}
+    first_line: dict[str, int] = {}
+    for rec in records:
+        def err(field: str | None, message: str, rec=rec) -> None:
+            report.add(Problem(name, message, "error", rec.line, rec.index, field))
+
+        obj = rec.value
+        if not isinstance(obj, dict):
+            err(None, f"expected an object like {{\"id\": ..., \"prediction\": \"B\"}}, got {kind_of(obj)}")
+            continue
+        pid = obj.get("id")
+        if not isinstance(pid, str) or not pid:
+            err("id", "missing" if "id" not in obj else f"expected a non-empty string, got {kind_of(pid)}")
+            continue
+        if "prediction" not in obj and "output" not in obj:
+            err(None, "needs a \"prediction\" (option letter) or an \"output\" (raw model text)")
+            continue
+        letter = obj.get("prediction")
+        if letter is not None:
+            if not isinstance(letter, str):
+                err("prediction", f"expected an option letter or null, got {kind_of(letter)}")
+                continue
+            norm = letter.strip().upper()
+            if len(norm) != 1 or norm not in LETTERS:
+                err("prediction", f"{letter!r:.40} is not an option letter A–{LETTERS[-1]}")
+                continue
+            letter = norm
+        output = obj.get("output")
+        if output is not None and not isinstance(output, str):
+            err("output", f"expected a string, got {kind_of(output)}")
+            continue
+        if pid in first_line:
+            err("id", f"duplicate id {pid!r} (first on line {first_line[pid]})")
+            continue
+        first_line[pid] = rec.line
+        out[pid] = Prediction(letter=letter, output=output)
+    return out, report
+
+
+def load_predictions(path: str | Path) -> dict[str, Prediction]:
+    """Predictions of a file; raises :class:`InputError` listing every problem when there is one."""
+    preds, report = read_predictions(path)
+    if not report.ok:
+        raise InputError(report, str(path))
+    return preds
+
+
+def write_predictions(predictions: Mapping[str, Prediction] | Iterable[tuple[str, Prediction]],
+                      path: str | Path, **extra: Mapping[str, object]) -> None:
+    """Write predictions as JSONL (atomically). `extra` maps a column name to per-id values to add."""
+    pairs = predictions.items() if isinstance(predictions, Mapping) else predictions
+    lines = []
+    for pid, pred in pairs:
+        row: dict[str, object] = {"id": pid}
+        if pred.letter is not None or pred.output is None:
+            row["prediction"] = pred.letter
+        if pred.output is not None:
+            row["output"] = pred.output
+        for column, values in extra.items():
+            if pid in values:
+                row[column] = values[pid]
+        lines.append(json.dumps(row, ensure_ascii=False))
+    atomic_write_text(path, "".join(line + "\n" for line in lines))

@@ -1,0 +1,120 @@
+"""Statistics for accuracies: Wilson intervals, exact binomial and McNemar tests, paired bootstrap.
+
+Pure standard library (exact integer arithmetic where it matters), so every part of Scale-VQA can use it.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+Z95 = 1.959963984540054
+
+
+def wilson_interval(k: int, n: int, z: float = Z95) -> tuple[float, float]:
+    """Wilson score interval for k successes out of n (95 % by default); (0, 1) when n is 0."""
+    if n < 0 or not 0 <= k <= n:
+        raise ValueError(f"need 0 <= k <= n, got k={k}, n={n}")
+    if n == 0:
+        return 0.0, 1.0
+    p = k / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def stratified_interval(groups: Sequence[tuple[int, int]], z: float = Z95) -> tuple[float, float]:
+    """Normal-approximation interval for the unweighted mean of per-group accuracies (the macro average).
+
+    Each group is (correct, n); the variance is sum p_g (1 - p_g) / n_g over the squared number of groups.
+    """
+    groups = [(k, n) for k, n in groups if n > 0]
+    if not groups:
+        return 0.0, 1.0
+    mean = sum(k / n for k, n in groups) / len(groups)
+    var = sum((k / n) * (1 - k / n) / n for k, n in groups) / len(groups) ** 2
+    half = z * math.sqrt(var)
+    return max(0.0, mean - half), min(1.0, mean + half)
+
+
+def binomial_sf(k: int, n: int, p: float) -> float:
+    """P(X >= k) for X ~ Binomial(n, p): the exact one-sided p-value for k or more successes."""
+    if k <= 0:
+        return 1.0
+    if k > n:
+        return 0.0
+    if p <= 0:
+        return 0.0
+    if p >= 1:
+        return 1.0
+    logs = [
+        math.lgamma(n + 1) - math.lgamma(i + 1) - math.lgamma(n - i + 1) + i * math.log(p) + (n - i) * math.log1p(-p)
+        for i in range(k, n + 1)
+    ]
+    top = max(logs)
+    return min(1.0, math.exp(top) * sum(math.exp(v - top) for v in logs))
+
+
+@dataclass(frozen=True)
+class McNemarResult:
+    """Exact McNemar test on paired right/wrong outcomes of systems A and B over the same items."""
+
+    n: int
+    both_right: int
+    only_a: int
+    """Items A got right and B wrong."""
+    only_b: int
+    both_wrong: int
+    p_value: float
+    """Two-sided exact p-value (binomial on the discordant pairs)."""
+
+    @property
+    def diff(self) -> float:
+        """Accuracy of A minus accuracy of B."""
+        return (self.only_a - self.only_b) / self.n if self.n else 0.0
+
+
+def mcnemar_exact(only_a: int, only_b: int) -> float:
+    """Two-sided exact McNemar p-value from the discordant counts: 2 · P(X <= min) for X ~ Bin(b + c, 1/2)."""
+    n = only_a + only_b
+    if n == 0:
+        return 1.0
+    tail = sum(math.comb(n, i) for i in range(min(only_a, only_b) + 1))
+    return min(1.0, 2 * tail / 2**n)
+
+
+def paired_test(correct_a: Sequence[bool], correct_b: Sequence[bool]) -> McNemarResult:
+    """McNemar exact test for two systems' outcomes on the same items (same order)."""
+    if len(correct_a) != len(correct_b):
+        raise ValueError(f"paired outcomes differ in length: {len(correct_a)} vs {len(correct_b)}")
+    both = only_a = only_b = neither = 0
+    for a, b in zip(correct_a, correct_b, strict=True):
+        if a and b:
+            both += 1
+        elif a:
+            only_a += 1
+        elif b:
+            only_b += 1
+        else:
+            neither += 1
+    return McNemarResult(len(correct_a), both, only_a, only_b, neither, mcnemar_exact(only_a, only_b))
+
+
+def paired_bootstrap(correct_a: Sequence[bool], correct_b: Sequence[bool], *, reps: int = 2000,
+                     seed: int = 0, level: float = 0.95) -> tuple[float, float, float]:
+    """Accuracy difference A − B and its percentile bootstrap interval, resampling items jointly."""
+    if len(correct_a) != len(correct_b):
+        raise ValueError(f"paired outcomes differ in length: {len(correct_a)} vs {len(correct_b)}")
+    n = len(correct_a)
+    if n == 0:
+        return 0.0, 0.0, 0.0
+    diffs = [int(a) - int(b) for a, b in zip(correct_a, correct_b, strict=True)]
+    rng = random.Random(seed)
+    stats = sorted(sum(diffs[rng.randrange(n)] for _ in range(n)) / n for _ in range(reps))
+    alpha = (1 - level) / 2
+    lo = stats[int(math.floor(alpha * (reps - 1)))]
+    hi = stats[int(math.ceil((1 - alpha) * (reps - 1)))]
+    return sum(diffs) / n, lo, hi
