@@ -83,7 +83,7 @@ def _options(rng: random.Random, gold: str, pool: list[str], k: int = 4) -> tupl
 
 def _questions(rng: random.Random, reg: _Region) -> dict[Dimension, tuple[str, tuple[str, ...], str, str]]:
     shared = sorted(set(reg.low) & set(reg.mid))[0]
-    only_high = [f for f in reg.high if f not in reg.low][0]
+    only_high = next(f for f in reg.high if f not in reg.low)
     a_opts, a = _options(rng, f"{shared} is seen at both low and mid magnification",
                          [f"{f} is seen at both low and mid magnification" for f in FEATURES])
     b_opts, b = _options(rng, f"the low-power impression of {reg.low[0]} is confirmed at high magnification",

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 
-class Dimension(str, Enum):
+class Dimension(StrEnum):
     """A reasoning dimension. The value is the stable name; `code` is the release's `question_type`."""
 
     CORRESPONDENCE = "correspondence"
@@ -61,7 +61,7 @@ _SHORT = {
 DIMENSIONS: tuple[Dimension, ...] = tuple(Dimension)
 
 
-class Scale(str, Enum):
+class Scale(StrEnum):
     """A magnification scale of the image triplet. The value is the release's `image_path` key."""
 
     LOW = "low_mag"

@@ -94,8 +94,9 @@ class Item:
         return "|".join(p or "" for _, p in self.images)
 
     def to_release(self) -> dict[str, object]:
-        """The item as a release-format record (the inverse of loading)."""
+        """The item as a release-format record (the inverse of loading); `id` is written so it survives."""
         record: dict[str, object] = {
+            "id": self.id,
             "question": self.question,
             "options": self.option_map,
             "answer": self.answer,
@@ -109,8 +110,6 @@ class Item:
         }
         if self.number is not None:
             record["No"] = self.number
-        else:
-            record["id"] = self.id
         return record
 
     def with_(self, **changes: object) -> Item:

@@ -28,7 +28,7 @@ _THINK_BLOCK = re.compile(r"<think>.*?</think>", re.DOTALL | re.IGNORECASE)
 _THINK_END = re.compile(r"</think\s*>", re.IGNORECASE)
 # Content of an answer tag: optional bracket, one letter, optional bracket/punctuation, then either nothing or
 # a separator and more text ("B. Benign", "C) text"); never a letter that starts a word ("Benign").
-_TAG_LETTER = re.compile(r"^[\s*_`]*[(\[]?\s*([A-Za-z])\s*[)\]]?(?P<rest>.*)$", re.DOTALL)
+_TAG_LETTER = re.compile(r"^[\s*_`]*(?P<open>[(\[]?)\s*([A-Za-z])(?P<close>\s*[)\]])?(?P<rest>.*)$", re.DOTALL)
 _LENIENT = (  # letters are upper case only; the words around them any case
     re.compile(r"\b(?i:(?:final\s+)?answer)\s*(?i:is|:|=)?\s*[:\-]?\s*[*_`]*[(\[]?\s*([A-Z])(?![A-Za-z\-'])"),
     re.compile(r"\b(?i:option|choice)\s*[(\[]?([A-Z])(?![A-Za-z])[)\]]?[.]?\s*"
@@ -57,7 +57,8 @@ def _letter_in_tag(content: str, letters: str) -> str | None:
     match = _TAG_LETTER.match(content)
     if not match:
         return None
-    raw, rest = match.group(1), match.group("rest").strip()
+    raw, raw_rest = match.group(2), match.group("rest")
+    rest = raw_rest.strip()
     letter = raw.upper()
     if letter not in letters:
         return None
@@ -65,10 +66,12 @@ def _letter_in_tag(content: str, letters: str) -> str | None:
         return letter
     if raw.islower():
         return None  # "a benign lesion": lower case counts only when the letter stands alone
-    if rest[0].isalpha():
+    if match.group("close"):
+        return letter  # "(C) text", "C) text"
+    if raw_rest[0].isalpha():
         return None  # "Benign"
     if _is_word(content, match.start("rest"), letter):
-        return None
+        return None  # "A benign lesion", "I think …"
     return letter
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 from .dimensions import SCALES, Scale
@@ -39,7 +39,7 @@ ANSWER_INSTRUCTION = (
 ROTATION_SEP = "/rot"
 
 
-class Variant(str, Enum):
+class Variant(StrEnum):
     STANDARD = "standard"
     BLIND = "blind"
     SINGLE_LOW = "single_low"

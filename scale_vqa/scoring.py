@@ -25,7 +25,7 @@ from .item import Item
 from .parse import parse_answer
 from .predictions import Prediction
 from .prompt import circular_items, split_rotation_id
-from .stats import paired_test, McNemarResult, stratified_interval, wilson_interval
+from .stats import McNemarResult, paired_test, stratified_interval, wilson_interval
 
 Status = Literal["answered", "missing", "unparsed", "invalid", "conflict", "partial"]
 

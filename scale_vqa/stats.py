@@ -115,6 +115,6 @@ def paired_bootstrap(correct_a: Sequence[bool], correct_b: Sequence[bool], *, re
     rng = random.Random(seed)
     stats = sorted(sum(diffs[rng.randrange(n)] for _ in range(n)) / n for _ in range(reps))
     alpha = (1 - level) / 2
-    lo = stats[int(math.floor(alpha * (reps - 1)))]
-    hi = stats[int(math.ceil((1 - alpha) * (reps - 1)))]
+    lo = stats[math.floor(alpha * (reps - 1))]
+    hi = stats[math.ceil((1 - alpha) * (reps - 1))]
     return sum(diffs) / n, lo, hi

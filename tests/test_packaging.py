@@ -1,0 +1,62 @@
+"""The distribution: a wheel with every package and its data files, and a core with no dependency."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO
+
+PACKAGES = ("scale_vqa", "builders", "evaluator", "baselines", "leaderboard_app", "training_reference")
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory) -> zipfile.ZipFile:
+    out = tmp_path_factory.mktemp("wheel")
+    subprocess.run([sys.executable, "-m", "pip", "wheel", str(REPO), "--no-deps", "-q", "-w", str(out)],
+                   check=True, capture_output=True)
+    (path,) = out.glob("scale_vqa-*.whl")
+    return zipfile.ZipFile(path)
+
+
+@pytest.mark.slow
+def test_wheel_ships_every_package_file(wheel: zipfile.ZipFile) -> None:
+    names = set(wheel.namelist())
+    for package in PACKAGES:
+        assert f"{package}/__init__.py" in names
+        for file in (REPO / package).rglob("*"):
+            if file.is_file() and "__pycache__" not in file.parts and file.suffix != ".pyc":
+                rel = file.relative_to(REPO).as_posix()
+                assert rel in names, f"{rel} is not in the wheel (package data?)"
+    assert not any(n.startswith("tests/") for n in names)
+
+
+@pytest.mark.slow
+def test_core_has_no_dependency_and_extras_are_declared(wheel: zipfile.ZipFile) -> None:
+    meta = next(n for n in wheel.namelist() if n.endswith(".dist-info/METADATA"))
+    lines = wheel.read(meta).decode().splitlines()
+    requires = [line.split(":", 1)[1].strip() for line in lines if line.startswith("Requires-Dist:")]
+    assert requires and all("extra ==" in r for r in requires), requires
+    extras = {line.split(":", 1)[1].strip() for line in lines if line.startswith("Provides-Extra:")}
+    assert {"wsi", "eval", "api", "app", "train", "dev", "all", "vllm"} <= extras
+    all_deps = [r for r in requires if 'extra == "all"' in r]
+    assert not any("vllm" in r for r in all_deps)  # vllm is CUDA-only, never part of all
+    assert any(r.startswith("vllm") and 'extra == "vllm"' in r for r in requires)
+    entry = next(n for n in wheel.namelist() if n.endswith("entry_points.txt"))
+    assert "scale-vqa = scale_vqa.cli:main" in wheel.read(entry).decode()
+
+
+def test_core_imports_only_the_standard_library() -> None:
+    code = (
+        "import sys, scale_vqa, scale_vqa.cli, scale_vqa.demo;"
+        "std = set(sys.stdlib_module_names);"
+        "mods = {m.split('.')[0] for m in sys.modules} - std - {'scale_vqa', '__main__', '_distutils_hack'};"
+        "print(sorted(m for m in mods if not m.startswith('_')))"
+    )
+    out = subprocess.run([sys.executable, "-S", "-c", code], capture_output=True, text=True, check=True, cwd=Path("/"),
+                         env={"PYTHONPATH": str(REPO)}).stdout.strip()
+    assert out == "[]"
