@@ -42,8 +42,14 @@ def read_text(path: Path) -> tuple[str | None, list[Problem]]:
         return None, [Problem(name, f"not valid UTF-8 (byte {exc.start}: {exc.reason})", line=line)]
 
 
-def _json_error(name: str, exc: json.JSONDecodeError) -> Problem:
-    return Problem(name, f"invalid JSON: {exc.msg} (column {exc.colno})", line=exc.lineno)
+def _json_error(name: str, exc: ValueError | RecursionError, line: int | None = None) -> Problem:
+    """A Problem for anything the json module raises: syntax errors (with their position), nesting too
+    deep for the parser, integers too long to convert."""
+    if isinstance(exc, json.JSONDecodeError):
+        return Problem(name, f"invalid JSON: {exc.msg} (column {exc.colno})", line=exc.lineno)
+    if isinstance(exc, RecursionError):
+        return Problem(name, "invalid JSON: nested too deeply", line=line)
+    return Problem(name, f"invalid JSON: {exc}", line=line)
 
 
 def kind_of(value: Any) -> str:
@@ -82,34 +88,33 @@ def parse_json_array(text: str, name: str) -> tuple[list[Record], list[Problem]]
     if text[i] != "[":
         try:
             value = json.loads(text)
-        except json.JSONDecodeError as exc:
-            return [], [_json_error(name, exc)]
+        except (ValueError, RecursionError) as exc:
+            return [], [_json_error(name, exc, line=1)]
         return [], [Problem(name, f"top level is a JSON {kind_of(value)}, expected an array of items", line=1)]
     records: list[Record] = []
     line, pos = 1, 0
     i = skip(i + 1)
     if i < n and text[i] == "]":
-        i += 1
-    else:
-        while True:
-            try:
-                value, end = decoder.raw_decode(text, i)
-            except json.JSONDecodeError as exc:
-                return records, [_json_error(name, exc)]
-            line += text.count("\n", pos, i)
-            pos = i
-            records.append(Record(len(records), line, value))
-            i = skip(end)
-            if i < n and text[i] == ",":
-                i = skip(i + 1)
-                continue
-            if i < n and text[i] == "]":
-                i += 1
-                break
-            err_line = text.count("\n", 0, i) + 1
-            found = "end of file" if i >= n else repr(text[i])
-            return records, [Problem(name, f"invalid JSON: expected ',' or ']' after element, found {found}",
-                                     line=err_line)]
+        return [], [Problem(name, "the array holds no items", line=text.count("\n", 0, i) + 1)]
+    while True:
+        line += text.count("\n", pos, i)
+        try:
+            value, end = decoder.raw_decode(text, i)
+        except (ValueError, RecursionError) as exc:
+            return records, [_json_error(name, exc, line=line)]
+        pos = i
+        records.append(Record(len(records), line, value))
+        i = skip(end)
+        if i < n and text[i] == ",":
+            i = skip(i + 1)
+            continue
+        if i < n and text[i] == "]":
+            i += 1
+            break
+        err_line = text.count("\n", 0, i) + 1
+        found = "end of file" if i >= n else repr(text[i])
+        return records, [Problem(name, f"invalid JSON: expected ',' or ']' after element, found {found}",
+                                 line=err_line)]
     rest = skip(i)
     if rest < n:
         err_line = text.count("\n", 0, rest) + 1
@@ -118,18 +123,22 @@ def parse_json_array(text: str, name: str) -> tuple[list[Record], list[Problem]]
 
 
 def parse_jsonl(text: str, name: str) -> tuple[list[Record], list[Problem]]:
-    """One JSON value per non-blank line; every bad line is reported, the good ones are kept."""
+    """One JSON value per non-blank line; every bad line is reported, the good ones are kept.
+
+    Lines end at ``\n`` only: U+2028, U+2029 and U+0085 are legal inside JSON strings.
+    """
     records: list[Record] = []
     problems: list[Problem] = []
-    for lineno, raw in enumerate(text.splitlines(), start=1):
+    index = 0
+    for lineno, raw in enumerate(text.split("\n"), start=1):
         if not raw.strip():
             continue
         try:
-            value = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            problems.append(Problem(name, f"invalid JSON: {exc.msg} (column {exc.colno})", line=lineno))
-            continue
-        records.append(Record(len(records) + len(problems), lineno, value))
+            records.append(Record(index, lineno, json.loads(raw)))
+        except (ValueError, RecursionError) as exc:
+            problem = _json_error(name, exc, line=lineno)
+            problems.append(Problem(name, problem.message, line=lineno, index=index))
+        index += 1
     return records, problems
 
 

@@ -16,6 +16,7 @@ from .atomic import atomic_write_text
 from .item import LETTERS
 from .jsonfile import kind_of, read_records
 from .problems import InputError, Problem, ValidationReport
+from .release import SURROGATE_MESSAGE, has_surrogate
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,10 @@ def read_predictions(path: str | Path) -> tuple[dict[str, Prediction], Validatio
         output = obj.get("output")
         if output is not None and not isinstance(output, str):
             err("output", f"expected a string, got {kind_of(output)}")
+            continue
+        bad = next((f for f, v in (("id", pid), ("output", output)) if v is not None and has_surrogate(v)), None)
+        if bad:
+            err(bad, SURROGATE_MESSAGE)
             continue
         if pid in first_line:
             err("id", f"duplicate id {pid!r} (first on line {first_line[pid]})")

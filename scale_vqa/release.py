@@ -35,11 +35,17 @@ SPLIT_ALIASES = {
     "test": "test", "testing": "test",
 }
 _SPLIT_PREFIX = {"train": "train", "validation": "val", "test": "test"}
-_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]*$")
+_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]*")
 _KNOWN_KEYS = {
     "No", "id", "question", "options", "answer", "rationale", "image_path", "extra_info",
     "question_type", "dimension", "wsi_name", "path_id",
 }
+
+
+def canonical_split(name: str) -> str:
+    """``val``/``dev``/``valid`` → ``validation`` and so on; other names are kept (lower-cased)."""
+    key = name.strip().lower()
+    return SPLIT_ALIASES.get(key, key)
 
 
 def infer_split(path: str | Path) -> str:
@@ -61,7 +67,7 @@ def split_prefix(split: str) -> str:
 def content_hash(question: str, options: Sequence[str], images: ImageRefs) -> str:
     """12 hex digits identifying an item by its text and image paths."""
     payload = json.dumps([question, list(options), images.as_dict()], ensure_ascii=False, sort_keys=True)
-    return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:12]
+    return hashlib.sha256(payload.encode("utf-8", "surrogatepass")).hexdigest()[:12]
 
 
 def item_id(split: str, *, explicit: str | None = None, number: int | None = None,
@@ -120,6 +126,9 @@ class _RecordChecker:
         if not isinstance(value, str):
             self.error(where, f"expected a string, got {kind_of(value)} {value!r:.40}")
             return None
+        if has_surrogate(value):
+            self.error(where, SURROGATE_MESSAGE)
+            return None
         if required and not value.strip():
             self.error(where, "is empty")
             return None
@@ -173,7 +182,7 @@ class _RecordChecker:
             value = obj["id"]
             if not isinstance(value, str):
                 self.error("id", f"expected a string, got {kind_of(value)}")
-            elif not _ID_RE.match(value) or len(value) > 200:
+            elif not _ID_RE.fullmatch(value) or len(value) > 200:
                 self.error("id", f"{value!r:.60} is not a valid id (letters, digits, '.', '_', ':', '-';"
                                  " starting with a letter or digit)")
             else:
@@ -236,7 +245,7 @@ class _RecordChecker:
             return None
         letters = LETTERS[: len(options)] if options else None
         norm = answer.strip().upper()
-        if letters is not None and norm not in letters:
+        if letters is not None and (len(norm) != 1 or norm not in letters):
             self.error("answer", f"{answer!r} is not among the options {letters[0]}–{letters[-1]}")
             return None
         if len(norm) != 1 or norm not in LETTERS:
@@ -302,6 +311,8 @@ class _RecordChecker:
             value = src[key]
             if not isinstance(value, str):
                 self.error(where, f"expected a string, got {kind_of(value)}")
+            elif has_surrogate(value):
+                self.error(where, SURROGATE_MESSAGE)
             elif value.strip():
                 values.append((where, value))
         if len({v for _, v in values}) > 1:
@@ -318,6 +329,13 @@ def _id_field(record: Record) -> str:
 
 
 _WINDOWS_ABS = re.compile(r"^[A-Za-z]:[\\/]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+SURROGATE_MESSAGE = "contains an unpaired surrogate (\\ud800–\\udfff escape): not valid Unicode text"
+
+
+def has_surrogate(text: str) -> bool:
+    """True when `text` holds a lone UTF-16 surrogate (JSON allows the escape; UTF-8 cannot encode it)."""
+    return _SURROGATE.search(text) is not None
 
 
 def image_path_problem(path: Any) -> str | None:
@@ -330,6 +348,8 @@ def image_path_problem(path: Any) -> str | None:
         return "empty path (use null for a missing image)"
     if "\x00" in path:
         return "contains a NUL character"
+    if has_surrogate(path):
+        return SURROGATE_MESSAGE
     if "://" in path:
         return f"{path!r:.80} is a URL; image paths must be relative file paths"
     if path.startswith(("/", "\\")) or _WINDOWS_ABS.match(path):
@@ -355,7 +375,7 @@ def read_release(paths: str | Path | Iterable[str | Path], *, split: str | None 
     for path in paths:
         name = str(path)
         result.files.append(name)
-        file_split = split or infer_split(path)
+        file_split = canonical_split(split) if split else infer_split(path)
         records, problems = read_records(path)
         result.report.extend(problems)
         result.n_records += len(records)
