@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .atomic import atomic_write_text
 from .dimensions import SCALES, Dimension
 from .item import LETTERS, MAX_OPTIONS, MIN_OPTIONS, ImageRefs, Item
 from .jsonfile import Record, kind_of, read_records
@@ -433,7 +434,5 @@ def load_items(paths: str | Path | Iterable[str | Path], *, split: str | None = 
 
 def write_release(items: Iterable[Item], path: str | Path) -> None:
     """Write items as a release-format JSON array (atomically)."""
-    from .atomic import atomic_write_text
-
     records = [item.to_release() for item in items]
     atomic_write_text(path, json.dumps(records, ensure_ascii=False, indent=2) + "\n")

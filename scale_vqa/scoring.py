@@ -24,7 +24,7 @@ from .dimensions import DIMENSIONS, Dimension
 from .item import Item
 from .parse import parse_answer
 from .predictions import Prediction
-from .prompt import circular_items, split_rotation_id
+from .prompt import circular_items
 from .stats import McNemarResult, paired_test, stratified_interval, wilson_interval
 
 Status = Literal["answered", "missing", "unparsed", "invalid", "conflict", "partial"]
@@ -218,7 +218,3 @@ def compare(a: ScoreReport, b: ScoreReport) -> McNemarResult:
     ids = list(va)
     return paired_test([va[i] for i in ids], [vb[i] for i in ids])
 
-
-def base_id(prediction_id: str) -> str:
-    """The item id a (possibly rotated) prediction id refers to."""
-    return split_rotation_id(prediction_id)[0]

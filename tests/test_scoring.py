@@ -189,3 +189,13 @@ def test_cli_score_rejects_bad_key(tmp_path, capsys) -> None:
     (tmp_path / "p.jsonl").write_text('{"id": "val-00001", "prediction": "B"}\n')
     assert main(["score", "-p", str(tmp_path / "p.jsonl"), "-k", str(tmp_path / "val.json")]) == 1
     assert "options" in capsys.readouterr().err
+
+
+def test_cli_score_warns_when_ids_do_not_match_the_key(tmp_path, capsys) -> None:
+    key = make_key(2)
+    write_release(key, tmp_path / "test.json")
+    write_predictions({f"val-{i:05d}": Prediction.of_letter("A") for i in range(1, 11)}, tmp_path / "p.jsonl")
+    assert main(["score", "-p", str(tmp_path / "p.jsonl"), "-k", str(tmp_path / "test.json")]) == 0
+    captured = capsys.readouterr()
+    assert "10 of 10 prediction ids are not in the key" in captured.err
+    assert "missing (counted wrong): 10" in captured.out

@@ -51,7 +51,12 @@ def run(args: argparse.Namespace) -> int:
             failed = True
             continue
         name = names[i] if i < len(names) else Path(path).stem
-        rows.append((name, score(key.items, preds, circular=args.circular)))
+        rep = score(key.items, preds, circular=args.circular)
+        if preds and 2 * len(rep.unknown_ids) > len(preds):
+            print(f"warning: {path}: {len(rep.unknown_ids)} of {len(preds)} prediction ids are not in the key "
+                  f"(e.g. {rep.unknown_ids[0]!r}; key ids look like {key.items[0].id!r}). Wrong split or key?"
+                  + ("" if args.circular else " Use --circular for rotated predictions."), file=sys.stderr)
+        rows.append((name, rep))
     if failed:
         return 1
     if args.json:
