@@ -23,8 +23,6 @@ from scale_vqa.dimensions import Dimension, Scale
 from scale_vqa.problems import InputError, Problem
 from scale_vqa.release import LoadResult, load_items, read_release
 
-REAL_VAL = Path(__file__).resolve().parents[2] / "shared/data/scale_vqa/val.json"
-
 DELETE = object()
 """Marks a key to remove in a mutation."""
 
@@ -903,10 +901,9 @@ def test_cli_json_valid_has_ok_true(tmp_path: Path, capsys: pytest.CaptureFixtur
 
 
 @pytest.fixture
-def real_val() -> Path:
-    if not REAL_VAL.is_file():
-        pytest.skip(f"real validation split not found at {REAL_VAL}")
-    return REAL_VAL
+def real_val(val_path: Path) -> Path:
+    """The shared split (conftest's `val_path`, which skips when it is absent)."""
+    return val_path
 
 
 def test_real_val_is_valid(real_val: Path, capsys: pytest.CaptureFixture[str]) -> None:
