@@ -17,7 +17,7 @@ import hashlib
 import json
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,7 @@ from .atomic import atomic_write_text
 from .dimensions import SCALES, Dimension
 from .item import LETTERS, MAX_OPTIONS, MIN_OPTIONS, ImageRefs, Item
 from .jsonfile import Record, kind_of, read_records
-from .problems import InputError, Problem, ValidationReport
+from .problems import InputError, Problem, Severity, ValidationReport
 
 IMAGE_PLACEHOLDER = "<image>"
 """Marks where an image goes in prompt text; item text must not contain it."""
@@ -109,13 +109,14 @@ class _RecordChecker:
         self.problems: list[Problem] = []
         self.item_id: str | None = None
 
+    def _add(self, severity: Severity, field_: str | None, message: str) -> None:
+        self.problems.append(Problem(self.file, message, severity, self.record.line, self.record.index, field_))
+
     def error(self, field_: str | None, message: str) -> None:
-        self.problems.append(Problem(self.file, message, "error", self.record.line, self.record.index,
-                                     field_, self.item_id))
+        self._add("error", field_, message)
 
     def warn(self, field_: str | None, message: str) -> None:
-        self.problems.append(Problem(self.file, message, "warning", self.record.line, self.record.index,
-                                     field_, self.item_id))
+        self._add("warning", field_, message)
 
     def text(self, obj: dict[str, Any], key: str, *, required: bool, where: str | None = None) -> str | None:
         where = where or key
@@ -167,8 +168,7 @@ class _RecordChecker:
 
         digest = content_hash(question or "", options or (), images or ImageRefs())
         self.item_id = item_id(self.split, explicit=explicit, number=number, digest=digest)
-        self.problems = [Problem(p.file, p.message, p.severity, p.line, p.index, p.field, self.item_id)
-                         for p in self.problems]
+        self.problems = [replace(p, item_id=self.item_id) for p in self.problems]
         if any(p.severity == "error" for p in self.problems):
             return None
         assert question is not None and options is not None and answer is not None
