@@ -14,6 +14,7 @@ from . import __version__
 COMMAND_MODULES: tuple[str, ...] = (
     "scale_vqa.commands.validate",
     "scale_vqa.commands.score",
+    "scale_vqa.commands.audit",
     "scale_vqa.commands.demo",
 )
 """Modules with ``add_parser(subparsers)``; a spoke adds its own light command module here."""

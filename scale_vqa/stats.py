@@ -58,6 +58,62 @@ def binomial_sf(k: int, n: int, p: float) -> float:
     return min(1.0, math.exp(top) * sum(math.exp(v - top) for v in logs))
 
 
+def binomial_pmf(k: int, n: int, p: float) -> float:
+    """P(X = k) for X ~ Binomial(n, p)."""
+    if not 0 <= k <= n:
+        return 0.0
+    if p <= 0 or p >= 1:
+        return float(k == (n if p >= 1 else 0))
+    return math.exp(math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1)
+                    + k * math.log(p) + (n - k) * math.log1p(-p))
+
+
+def binomial_two_sided(k: int, n: int, p: float) -> float:
+    """Exact two-sided binomial p-value: the total probability of outcomes no more likely than k.
+
+    Detects departures from chance in *both* directions (a rule far below chance leaks too).
+    """
+    if n == 0:
+        return 1.0
+    observed = binomial_pmf(k, n, p)
+    total = sum(q for i in range(n + 1) if (q := binomial_pmf(i, n, p)) <= observed * (1 + 1e-7))
+    return min(1.0, total)
+
+
+def poisson_binomial_pmf(probs: Sequence[float]) -> list[float]:
+    """Distribution of X, a sum of independent Bernoulli(p_i): P(X = 0), …, P(X = n)."""
+    dist = [1.0]
+    for p in probs:
+        nxt = [0.0] * (len(dist) + 1)
+        for i, q in enumerate(dist):
+            nxt[i] += q * (1 - p)
+            nxt[i + 1] += q * p
+        dist = nxt
+    return dist
+
+
+def poisson_binomial_sf(k: int, probs: Sequence[float]) -> float:
+    """P(X >= k) for X a sum of independent Bernoulli(p_i): the one-sided p-value when chance varies by item
+    (e.g. items with different numbers of options). Equals :func:`binomial_sf` when all p_i are equal."""
+    if k <= 0:
+        return 1.0
+    if k > len(probs):
+        return 0.0
+    return min(1.0, sum(poisson_binomial_pmf(probs)[k:]))
+
+
+def chance_test(k: int, probs: Sequence[float]) -> tuple[float, float]:
+    """Exact tests of k successes against per-item chance levels `probs`: (one-sided p for "above chance",
+    two-sided p for "different from chance", in either direction)."""
+    if not probs:
+        return 1.0, 1.0
+    if len(set(probs)) == 1:
+        return binomial_sf(k, len(probs), probs[0]), binomial_two_sided(k, len(probs), probs[0])
+    dist = poisson_binomial_pmf(probs)
+    observed = dist[k]
+    return min(1.0, sum(dist[k:])), min(1.0, sum(q for q in dist if q <= observed * (1 + 1e-7)))
+
+
 @dataclass(frozen=True)
 class McNemarResult:
     """Exact McNemar test on paired right/wrong outcomes of systems A and B over the same items."""
