@@ -70,12 +70,14 @@ def jaccard(a: str, b: str) -> float:
 
 
 def is_single_edit(a: str, b: str) -> bool:
-    """True when b is a by one contiguous word-span change (replace, insert or delete) and the texts differ."""
+    """True when b is a changed by one contiguous word-span edit (replace, insert or delete) that leaves at
+    least half of the shorter text's words in place."""
     wa, wb = words(a), words(b)
     if wa == wb:
         return False
-    ops = [op for op in SequenceMatcher(None, wa, wb, autojunk=False).get_opcodes() if op[0] != "equal"]
-    return len(ops) == 1
+    ops = SequenceMatcher(None, wa, wb, autojunk=False).get_opcodes()
+    kept = sum(i2 - i1 for tag, i1, i2, _, _ in ops if tag == "equal")
+    return sum(tag != "equal" for tag, *_ in ops) == 1 and kept >= max(1, min(len(wa), len(wb)) / 2)
 
 
 SIMILARITIES = {"char": char_ratio, "edit": word_edit_similarity, "jacc": jaccard}

@@ -190,8 +190,8 @@ def plot_png(audit: AuditResult, top: int = 6) -> bytes:
     x = np.arange(len(cols))
     for j, a in enumerate(best):
         acc = np.array([a.stats[c].accuracy for c in cols]) * 100
-        lo = acc - np.array([a.stats[c].ci[0] for c in cols]) * 100
-        hi = np.array([a.stats[c].ci[1] for c in cols]) * 100 - acc
+        lo = np.clip(acc - np.array([a.stats[c].ci[0] for c in cols]) * 100, 0, None)
+        hi = np.clip(np.array([a.stats[c].ci[1] for c in cols]) * 100 - acc, 0, None)
         ax.bar(x + (j - (len(best) - 1) / 2) * width, acc, width, yerr=[lo, hi], capsize=2, label=a.name)
     chance = best[0].stats["all"].chance * 100
     ax.axhline(chance, color="black", linestyle="--", linewidth=1, label=f"chance {chance:.0f} %")

@@ -1,0 +1,54 @@
+"""Synthetic MCQ sets for audit tests: one built like the released data (distractors are edits of the gold), one
+with no text signal at all (independent random options, gold letter uniform)."""
+
+from __future__ import annotations
+
+import random
+
+from scale_vqa.dimensions import DIMENSIONS
+from scale_vqa.item import ImageRefs, Item
+
+WORDS = ("gland stroma nucleus mitosis necrosis fibrosis mucin lymphocyte vessel duct lobule capsule tumour "
+         "epithelium cytoplasm chromatin nucleolus border sheet nest cord papilla crypt villus margin").split()
+ADJ = ("dense loose irregular regular large small atypical benign focal diffuse central peripheral eosinophilic "
+       "basophilic crowded sparse").split()
+
+
+def phrase(rng: random.Random, n: int = 6) -> list[str]:
+    return [rng.choice(ADJ) if i % 2 == 0 else rng.choice(WORDS) for i in range(n)]
+
+
+def _item(i: int, options: list[str], gold: int, slide: int) -> Item:
+    dim = DIMENSIONS[i % len(DIMENSIONS)]
+    return Item(id=f"syn-{i:05d}", question=f"What does region {i} show?", options=tuple(options),
+                answer="ABCDEFGHIJ"[gold], dimension=dim, images=ImageRefs(f"s{slide}/r{i}_lo.jpg"),
+                wsi_name=f"slide{slide}", path_id=f"s{slide}-r{i}", split="test", number=i)
+
+
+def edited_items(n: int, seed: int = 0, slides: int = 10, n_options: int = 4) -> list[Item]:
+    """Items whose distractors each change one word of the gold: the gold is the option-set centre."""
+    rng = random.Random(seed)
+    out = []
+    for i in range(n):
+        gold_words = phrase(rng)
+        options = [" ".join(gold_words)]
+        positions = rng.sample(range(len(gold_words)), n_options - 1)
+        for p in positions:
+            w = list(gold_words)
+            pool = ADJ if p % 2 == 0 else WORDS
+            w[p] = rng.choice([x for x in pool if x != w[p]])
+            options.append(" ".join(w))
+        order = list(range(n_options))
+        rng.shuffle(order)
+        out.append(_item(i, [options[j] for j in order], order.index(0), i % slides))
+    return out
+
+
+def random_items(n: int, seed: int = 0, slides: int = 10, n_options: int = 4) -> list[Item]:
+    """Items with unrelated random options and a uniformly random gold: no text signal."""
+    rng = random.Random(seed)
+    out = []
+    for i in range(n):
+        options = [" ".join(phrase(rng, rng.randint(3, 9))) for _ in range(n_options)]
+        out.append(_item(i, options, rng.randrange(n_options), i % slides))
+    return out
