@@ -8,6 +8,7 @@ Sparse features are TF-IDF of the option text and of its "diff text" (the words 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 
 import numpy as np
 
@@ -39,7 +40,14 @@ QUANTITIES = (
 
 def option_quantities(item: Item, idf: dict[str, float], idf_default: float) -> np.ndarray:
     """Raw heuristic quantities, shape (n_options, len(QUANTITIES))."""
-    opts = item.options
+    q = _label_free_quantities(item.question, item.options).copy()
+    q[:, QUANTITIES.index("mean_idf")] = [mean_idf(o, idf, idf_default) for o in item.options]
+    return q
+
+
+@lru_cache(maxsize=32768)
+def _label_free_quantities(question: str, opts: tuple[str, ...]) -> np.ndarray:
+    """Every quantity except the IDF one (which depends on the training items), cached per item text."""
     char = similarity_matrix(opts, "char")
     cent = [mean_to_others(similarity_matrix(opts, m)) for m in ("char", "edit", "jacc")]
     uniq = unique_words(opts)
@@ -51,7 +59,7 @@ def option_quantities(item: Item, idf: dict[str, float], idf_default: float) -> 
         rows.append([
             len(o), n_words, cent[0][i], cent[1][i], cent[2][i], max(others), min(others),
             uniq[i], uniq[i] / max(1, len(set(words(o)))), deg[i], count_in(o, HEDGES), count_in(o, NEGATIONS),
-            overlap(item.question, o), mean_idf(o, idf, idf_default), float(bool(ABSTAIN.search(o))),
+            overlap(question, o), 0.0, float(bool(ABSTAIN.search(o))),
         ])
     return np.asarray(rows, dtype=np.float64)
 

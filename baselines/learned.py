@@ -53,6 +53,10 @@ LEARNED_EMB = (
 """Learned answerers that also use sentence embeddings (the ``embed`` extra)."""
 
 
+MAX_TFIDF = 5000
+"""Vocabulary cap per TF-IDF block (unigrams + bigrams seen at least twice)."""
+
+
 def _softmax_groups(scores: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     starts = offsets[:-1]
     top = np.maximum.reduceat(scores, starts)
@@ -64,7 +68,7 @@ def _softmax_groups(scores: np.ndarray, offsets: np.ndarray) -> np.ndarray:
 class ConditionalLogit:
     """Multinomial logit over each item's options with shared weights: P(option j) ∝ exp(x_j · w)."""
 
-    def __init__(self, l2: float = 1.0, max_iter: int = 300) -> None:
+    def __init__(self, l2: float = 1.0, max_iter: int = 100) -> None:
         self.l2, self.max_iter = l2, max_iter
 
     def fit(self, x: sparse.csr_matrix, y: np.ndarray, offsets: np.ndarray) -> ConditionalLogit:
@@ -121,8 +125,10 @@ class LearnedAnswerer(Answerer):
         if self.spec.tfidf:
             texts, diffs = option_texts(items)
             if fit:
-                self.tf_text = TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True).fit(texts)
-                self.tf_diff = TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True).fit(diffs)
+                self.tf_text = TfidfVectorizer(ngram_range=(1, 2), min_df=2, max_features=MAX_TFIDF,
+                                               sublinear_tf=True).fit(texts)
+                self.tf_diff = TfidfVectorizer(ngram_range=(1, 2), min_df=2, max_features=MAX_TFIDF,
+                                               sublinear_tf=True).fit(diffs)
             blocks += [self.tf_text.transform(texts), self.tf_diff.transform(diffs)]
         return sparse.hstack(blocks, format="csr")
 
@@ -134,11 +140,11 @@ class LearnedAnswerer(Answerer):
         if self.spec.model == "lr":
             from sklearn.linear_model import LogisticRegression
 
-            self.model = LogisticRegression(C=1.0, max_iter=2000, class_weight="balanced").fit(x, y)
+            self.model = LogisticRegression(C=1.0, solver="liblinear", class_weight="balanced").fit(x, y)
         elif self.spec.model == "gbm":
             from sklearn.ensemble import HistGradientBoostingClassifier
 
-            self.model = HistGradientBoostingClassifier(max_iter=200, learning_rate=0.05, max_leaf_nodes=15,
+            self.model = HistGradientBoostingClassifier(max_iter=100, learning_rate=0.1, max_leaf_nodes=15,
                                                         l2_regularization=1.0, random_state=self.seed).fit(x, y)
         else:
             self.model = ConditionalLogit().fit(x, y, group_offsets(items))

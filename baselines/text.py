@@ -10,6 +10,8 @@ from collections.abc import Iterable, Sequence
 from difflib import SequenceMatcher
 from functools import lru_cache
 
+from rapidfuzz.distance import Indel, Levenshtein
+
 _WORD = re.compile(r"[a-z0-9]+(?:['’-][a-z0-9]+)*")
 
 HEDGES = frozenset("""
@@ -38,21 +40,14 @@ def words(text: str) -> tuple[str, ...]:
 
 
 def char_ratio(a: str, b: str) -> float:
-    """Character-level similarity in [0, 1] (difflib's ratio over lower-cased text)."""
-    return SequenceMatcher(None, a.lower(), b.lower(), autojunk=False).ratio()
+    """Character-level similarity in [0, 1]: 2·LCS / (len a + len b) over lower-cased text (rapidfuzz's
+    normalised Indel similarity; difflib's ``ratio`` approximates the same quantity, 50× slower)."""
+    return Indel.normalized_similarity(a.lower(), b.lower())
 
 
 def word_edit_distance(a: Sequence[str], b: Sequence[str]) -> int:
     """Levenshtein distance between two token sequences."""
-    if len(a) < len(b):
-        a, b = b, a
-    prev = list(range(len(b) + 1))
-    for i, x in enumerate(a, 1):
-        cur = [i]
-        for j, y in enumerate(b, 1):
-            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (x != y)))
-        prev = cur
-    return prev[-1]
+    return Levenshtein.distance(list(a), list(b))
 
 
 def word_edit_similarity(a: str, b: str) -> float:

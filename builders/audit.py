@@ -180,12 +180,63 @@ def _progress(total: int, desc: str):  # noqa: ANN202 - tqdm or a no-op
     return tqdm(total=total, desc=desc, unit="adversary", leave=False)
 
 
+def _pool_init() -> None:
+    """One thread per worker: the workers already use every core (OpenMP in gradient boosting would
+    oversubscribe)."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1)
+
+
+def _pool_run(name: str, items: list[Item], kwargs: dict[str, object]) -> AdversaryResult:
+    from baselines.registry import adversary_specs
+
+    return run_adversary(adversary_specs()[name], items, **kwargs)  # type: ignore[arg-type]
+
+
+def _run_panel(specs: Sequence[AdversarySpec], items: list[Item], kwargs: dict[str, object], jobs: int,
+               bar: object | None) -> list[AdversaryResult]:
+    """Run adversaries; registry adversaries without torch go to `jobs` worker processes (forkserver: forking
+    a process that already ran OpenMP code — gradient boosting — can deadlock the child)."""
+    from baselines.registry import adversary_specs
+
+    results: list[AdversaryResult | None] = [None] * len(specs)
+    registry = adversary_specs()
+    remote = [i for i, s in enumerate(specs) if not s.needs and s.name in registry] if jobs > 1 else []
+    if len(remote) > 1:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
+        order = sorted(remote, key=lambda i: specs[i].kind != "learned")  # slowest first
+        ctx = multiprocessing.get_context("forkserver")
+        with ProcessPoolExecutor(min(jobs, len(remote)), mp_context=ctx, initializer=_pool_init) as pool:
+            futures = {pool.submit(_pool_run, specs[i].name, items, kwargs): i for i in order}
+            for fut in as_completed(futures):
+                results[futures[fut]] = fut.result()
+                if bar is not None:
+                    bar.update()  # type: ignore[attr-defined]
+    else:
+        remote = []
+    for i in range(len(specs)):
+        if i in remote:
+            continue
+        if bar is not None:
+            bar.set_postfix_str(specs[i].name)  # type: ignore[attr-defined]
+        results[i] = run_adversary(specs[i], items, **kwargs)  # type: ignore[arg-type]
+        if bar is not None:
+            bar.update()  # type: ignore[attr-defined]
+    return [r for r in results if r is not None]
+
+
 def run_audit(items: Sequence[Item], specs: Sequence[AdversarySpec], *, source: str = "",
               fit_items: Sequence[Item] | None = None, fit_name: str | None = None, folds: int = 5,
               seed: int = 0, permutations: int = 2000, target: float = 0.05, shuffle_check: bool = True,
               extra: Sequence[tuple[AdversarySpec, Answerer]] = (), residual: bool = False,
-              progress: bool = True) -> AuditResult:
-    """Run the panel (`specs`, plus ready-made answerers in `extra`, e.g. LLMs) and everything derived."""
+              progress: bool = True, jobs: int = 1) -> AuditResult:
+    """Run the panel (`specs`, plus ready-made answerers in `extra`, e.g. LLMs) and everything derived.
+
+    With ``jobs > 1`` the offline adversaries run in that many worker processes (embedding adversaries, which
+    hold a torch model, and the `extra` answerers stay in this process); results are identical to ``jobs=1``."""
     items = list(items)
     if not items:
         raise AuditError(f"{source or 'input'}: no items to audit")
@@ -195,14 +246,8 @@ def run_audit(items: Sequence[Item], specs: Sequence[AdversarySpec], *, source: 
         s.make(seed).trainable for s in specs) else None
     shuffled = [shuffle_options(it, seed) for it in items] if shuffle_check else None
     bar = _progress(len(specs) + len(extra), "adversaries") if progress else None
-    results = []
-    for spec in specs:
-        if bar is not None:
-            bar.set_postfix_str(spec.name)
-        results.append(run_adversary(spec, items, seed=seed, folds=fold_idx, fit_items=fit_items,
-                                     fit_name=fit_name, shuffled=shuffled))
-        if bar is not None:
-            bar.update()
+    kwargs = {"seed": seed, "folds": fold_idx, "fit_items": fit_items, "fit_name": fit_name, "shuffled": shuffled}
+    results = _run_panel(specs, items, kwargs, jobs, bar)
     for spec, answerer in extra:
         results.append(run_adversary(spec, items, seed=seed, folds=None, fit_items=None, fit_name=None,
                                      shuffled=None, make=lambda _s, a=answerer: a))
