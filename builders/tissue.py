@@ -1,6 +1,8 @@
 """Tissue detection on a slide thumbnail and the choice of non-overlapping regions on tissue.
 
-The mask is Otsu's threshold on HSV saturation (glass and background are unsaturated). Regions are window
+The mask is Otsu's threshold on HSV saturation (glass and background are unsaturated), clamped to
+[`MIN_SATURATION`, `MAX_THRESHOLD`]: when tissue itself has a pale and a dark mode, Otsu splits the tissue instead
+of tissue from glass, and the clamp keeps the pale tissue. Regions are window
 centres whose 20× and 4× windows are mostly tissue; they are taken in random order (seeded per slide, so
 reruns give the same regions) among the best-covered candidates, and their 4× windows never overlap.
 """
@@ -17,6 +19,8 @@ if TYPE_CHECKING:
 
 MIN_SATURATION = 20
 """Saturation (0–255) below which a pixel is never tissue, whatever Otsu says (an all-white slide)."""
+MAX_THRESHOLD = 50
+"""Saturation at or above which a pixel is always tissue (pale stroma is about 50–80; glass under 15)."""
 
 
 def otsu_threshold(values: np.ndarray) -> float:
@@ -42,7 +46,7 @@ def tissue_mask(thumbnail: Image.Image) -> np.ndarray:
     import numpy as np
 
     sat = np.asarray(thumbnail.convert("RGB").convert("HSV"))[..., 1]
-    return sat > max(otsu_threshold(sat), MIN_SATURATION)
+    return sat > min(max(otsu_threshold(sat), MIN_SATURATION), MAX_THRESHOLD)
 
 
 def slide_seed(seed: int, name: str) -> list[int]:
