@@ -304,3 +304,12 @@ def test_checksums_detect_changes(tmp_path) -> None:
 def test_dimension_class_label_matches_core() -> None:
     names = features()["dimension"].names
     assert [Dimension(n) for n in names] == list(DIMENSIONS)
+
+
+def test_demo_builds_its_release_into_a_dataset(tmp_path, capsys) -> None:
+    out = tmp_path / "demo"
+    assert main(["demo", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "== 4. scale-vqa build" in text and "60 rows" in text and "id val-00001, 3 images" in text
+    assert verify_checksums(out / "dataset") == []
+    assert load_dataset(str(out / "dataset"), split="validation", cache_dir=str(tmp_path / "c")).num_rows == 60
