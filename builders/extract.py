@@ -32,12 +32,11 @@ from typing import Any
 from scale_vqa.dimensions import SCALES
 
 from .tissue import Region, choose_regions, slide_seed, tissue_mask
-from .wsi import SlideError, base_magnification, open_slide, read_view, window_size
+from .wsi import SlideError, base_magnification, open_slide, read_view, thumbnail, window_size
 
 MANIFEST = "manifest.json"
 REPORT = "extract_report.json"
 MARKER = ".scale-vqa-extract"
-THUMBNAIL = 1024
 CHUNK = 4
 """Regions per worker task."""
 
@@ -83,7 +82,7 @@ def plan_slide(path: str, name: str, config: ExtractConfig) -> SlidePlan:
             plan.dimensions = tuple(slide.dimensions)  # type: ignore[assignment]
             plan.level_downsamples = [float(d) for d in slide.level_downsamples]
             plan.windows = tuple(window_size(plan.base_mag, m, config.size) for m in config.mags)  # type: ignore
-            mask = tissue_mask(slide.get_thumbnail((THUMBNAIL, THUMBNAIL)))
+            mask = tissue_mask(thumbnail(slide))
             plan.tissue_fraction = round(float(mask.mean()), 4)
             plan.regions = choose_regions(mask, plan.dimensions, plan.windows, config.regions,  # type: ignore
                                           seed=slide_seed(config.seed, name), min_tissue=config.min_tissue)

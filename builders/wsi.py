@@ -112,6 +112,17 @@ def read_view(slide: Any, x: int, y: int, size: int, out_size: int, *,
     return image, plan
 
 
+def thumbnail(slide: Any, min_side: int = 512, max_pixels: int = 16 * 2**20) -> Image.Image:
+    """A whole-slide RGB overview: the coarsest level whose longer side is at least `min_side`, read in one aligned
+    read (much cheaper than resampling a finer level); ``get_thumbnail`` when even that level is too big."""
+    sizes = slide.level_dimensions
+    level = max((k for k, (w, h) in enumerate(sizes) if max(w, h) >= min_side), default=0)
+    w, h = sizes[level]
+    if w * h > max_pixels:
+        return slide.get_thumbnail((1024, 1024)).convert("RGB")
+    return flatten(slide.read_region((0, 0), level, (w, h)))
+
+
 def window_size(base_mag: float, mag: float, out_size: int) -> int:
     """Level-0 side of a view at `mag` shown at `out_size` px (512 px at 1× of a 40× slide: 20480)."""
     return max(1, round(out_size * base_mag / mag))
