@@ -110,6 +110,12 @@ def _slide(path: str) -> Any:
     return _OPEN[path]
 
 
+def close_slides() -> None:
+    """Close the slides this process keeps open (after an in-process run)."""
+    while _OPEN:
+        _OPEN.pop(next(iter(_OPEN))).close()
+
+
 def _mag_label(mag: float) -> str:
     return f"{mag:g}x"
 
@@ -233,6 +239,9 @@ def extract(slides: Sequence[str | Path], out: str | Path, config: ExtractConfig
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    finally:
+        if workers <= 1:
+            close_slides()
     return ExtractSummary(out, plans, records)
 
 

@@ -219,6 +219,23 @@ def test_manifest_plus_mcq_fields_is_a_release_that_builds(extracted, tmp_path) 
     assert val.num_rows == 40 and val[0]["high_mag"].size == (SIZE, SIZE)
 
 
+def test_a_slide_whose_tiles_are_corrupt_is_skipped_and_the_others_kept(slides, tmp_path) -> None:
+    broken = tmp_path / "broken.svs"
+    data = bytearray(slides["aperio"].read_bytes())
+    with tifffile.TiffFile(slides["aperio"]) as tif:  # garble every level-0 tile; the overview levels stay fine
+        for offset, count in zip(tif.pages[0].dataoffsets, tif.pages[0].databytecounts, strict=True):
+            data[offset + 2:offset + count] = b"\x5a" * (count - 2)
+    broken.write_bytes(bytes(data))
+    out = tmp_path / "out"
+    summary = extract([broken, slides["generic"]], out, ExtractConfig(size=SIZE, regions=2), workers=2,
+                      progress=False)
+    status = {p.name: p for p in summary.slides}
+    assert status["broken"].status == "skipped" and status["broken"].error.startswith("read failed")
+    assert status["generic"].status == "ok"
+    assert sorted(p.name for p in out.iterdir() if p.is_dir()) == ["generic"]
+    assert [r["extra_info"]["wsi_name"] for r in json.loads((out / MANIFEST).read_text())] == ["generic"] * 2
+
+
 def test_cli_extract_reports_skips_and_fails_when_nothing_works(slides, tmp_path, capsys) -> None:
     out = tmp_path / "cli"
     assert main(["extract", str(slides["nometa"]), str(slides["corrupt"]), "--out", str(out), "--size", str(SIZE),
