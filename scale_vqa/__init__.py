@@ -9,6 +9,7 @@ __version__ = "0.1.0"
 
 from .dimensions import DIMENSIONS, SCALES, Dimension, Scale
 from .item import LETTERS, ImageRefs, Item
+from .loading import load
 from .parse import ParsedAnswer, check_format, parse_answer
 from .predictions import Prediction, load_predictions, read_predictions, write_predictions
 from .problems import InputError, Problem, ValidationReport
@@ -21,7 +22,7 @@ __all__ = [
     "DIMENSIONS", "LETTERS", "SCALES", "SEED_SYSTEM_PROMPT",
     "Dimension", "ImageRefs", "InputError", "Item", "ItemResult", "LoadResult", "ParsedAnswer", "Prediction",
     "Problem", "Prompt", "Scale", "ScoreReport", "ValidationReport", "Variant",
-    "build_prompt", "check_format", "compare", "judge", "load_items", "load_predictions", "mcnemar_exact",
+    "build_prompt", "check_format", "compare", "judge", "load", "load_items", "load_predictions", "mcnemar_exact",
     "paired_bootstrap", "paired_test", "parse_answer", "prompts_for", "read_predictions", "read_release",
     "rotate_options", "score", "shuffled_donors", "wilson_interval", "write_predictions", "write_release",
 ]

@@ -16,6 +16,9 @@ COMMAND_MODULES: tuple[str, ...] = (
     "scale_vqa.commands.score",
     "scale_vqa.commands.audit",
     "scale_vqa.commands.demo",
+    "scale_vqa.commands.build",
+    "scale_vqa.commands.push",
+    "scale_vqa.commands.extract",
 )
 """Modules with ``add_parser(subparsers)``; a spoke adds its own light command module here."""
 

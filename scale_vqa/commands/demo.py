@@ -46,4 +46,32 @@ def run(args: argparse.Namespace) -> int:
         print(details(name, rep))
     print()
     print(paired_lines(rows))
+    return build_step(Path(args.out), paths)
+
+
+def build_step(out: Path, paths: dict[str, Path]) -> int:
+    """Step 4: build the demo release into a Hub-ready dataset folder when the data extra is installed."""
+    from . import missing_extra
+
+    dataset = out / "dataset"
+    print(f"\n== 4. scale-vqa build --release {paths['release'].parent} --images {paths['images']} --out {dataset}")
+    problem = missing_extra("data", "datasets", "pyarrow", "PIL", "tqdm")
+    if problem:
+        print(f"   skipped: {problem}")
+        return 0
+    from datasets import load_dataset
+
+    from builders.export import build_dataset
+
+    summary = build_dataset(paths["release"].parent, dataset, images=paths["images"], progress=False)
+    from datasets.utils.logging import disable_progress_bar
+
+    disable_progress_bar()
+    val = load_dataset(str(dataset), split="validation", cache_dir=str(out / ".hf-cache"))
+    row = val[0]
+    shown = [k for k in ("low_mag", "mid_mag", "high_mag") if row[k] is not None]
+    answer, dimension = val.features["answer"].names[row["answer"]], val.features["dimension"].names[row["dimension"]]
+    print(f"   {summary.n_rows} rows, {len(summary.splits['validation'].shards)} parquet shard(s), card and checksums")
+    print(f'   load_dataset("{dataset}")["validation"][0]: id {row["id"]}, '
+          f"{len(shown)} images ({type(row[shown[0]]).__name__}), answer {answer}, dimension {dimension}")
     return 0

@@ -1,0 +1,244 @@
+"""``scale-vqa build``: a release folder → a Hub-ready dataset folder.
+
+Layout of the output (what ``load_dataset(OUT)`` and the Hub read)::
+
+    OUT/README.md                                   dataset card (YAML configs + dataset_info)
+    OUT/data/{split}-00000-of-0000N.parquet         rows with the original image bytes embedded
+    OUT/checksums.sha256                            sha256 of every other file (``sha256sum -c`` format)
+
+Rows are streamed: at most one row group (default 100 rows) is in memory, and a shard is closed once it holds
+`max_shard_bytes`. Everything is written into a temporary folder beside OUT and renamed into place at the end,
+so a failed build never leaves a half-written OUT.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import tempfile
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from scale_vqa.dimensions import DIMENSIONS, SCALES
+from scale_vqa.problems import Problem
+
+from .features import IMAGE_COLUMNS, features
+from .images import ImageCheck
+from .rows import Release, RowMaker, load_release
+
+CHECKSUMS = "checksums.sha256"
+CARD = "README.md"
+DATA_DIR = "data"
+MARKER = "<!-- built by scale-vqa build -->"
+"""Written into every card, so `--overwrite` replaces only folders this command made."""
+DEFAULT_SHARD_BYTES = 500 * 2**20
+DEFAULT_ROW_GROUP = 100
+
+
+@dataclass
+class SplitStats:
+    name: str
+    file: str
+    n_rows: int = 0
+    num_bytes: int = 0
+    shards: list[str] = field(default_factory=list)
+    dimensions: Counter[str] = field(default_factory=Counter)
+    images: Counter[str] = field(default_factory=Counter)
+    """Images stored per scale (null in the release or missing files are not counted)."""
+
+
+@dataclass
+class BuildSummary:
+    out: Path
+    splits: dict[str, SplitStats]
+    warnings: list[Problem]
+    source_files: dict[str, str]
+    """Split file name → sha256, recorded in the card."""
+
+    @property
+    def n_rows(self) -> int:
+        return sum(s.n_rows for s in self.splits.values())
+
+
+class ShardWriter:
+    """Writes row groups into ``{split}-NNNNN-of-NNNNN.parquet`` shards of at most about `max_bytes` each."""
+
+    def __init__(self, folder: Path, split: str, *, max_bytes: int, row_group: int) -> None:
+        import pyarrow.parquet as pq
+
+        self._pq = pq
+        self.folder, self.split, self.max_bytes, self.row_group = folder, split, max_bytes, row_group
+        self.schema = features().arrow_schema
+        self._text_cols = [n for n in self.schema.names if n not in IMAGE_COLUMNS]
+        self._writer: Any = None
+        self._bytes = 0
+        self._parts: list[Path] = []
+        self.num_bytes = 0
+
+    def write(self, rows: list[dict[str, Any]]) -> None:
+        import pyarrow as pa
+
+        if not rows:
+            return
+        if self._writer is None:
+            part = self.folder / f".{self.split}-part{len(self._parts):05d}.parquet"
+            self._parts.append(part)
+            self._writer = self._pq.ParquetWriter(part, self.schema, write_statistics=self._text_cols)
+            self._bytes = 0
+        table = pa.Table.from_pylist(rows, schema=self.schema)
+        self._writer.write_table(table, row_group_size=self.row_group)
+        self._bytes += table.nbytes
+        self.num_bytes += table.nbytes
+        if self._bytes >= self.max_bytes:
+            self._close_part()
+
+    def _close_part(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+    def finish(self) -> list[str]:
+        """Close the last shard and give the shards their final names; returns them (relative to the folder)."""
+        self._close_part()
+        if not self._parts:  # an empty split still gets one (empty) shard so that it loads
+            self.write_empty()
+        n = len(self._parts)
+        names = []
+        for i, part in enumerate(self._parts):
+            name = f"{self.split}-{i:05d}-of-{n:05d}.parquet"
+            part.rename(self.folder / name)
+            names.append(name)
+        return names
+
+    def write_empty(self) -> None:
+        part = self.folder / f".{self.split}-part00000.parquet"
+        self._pq.ParquetWriter(part, self.schema).close()
+        self._parts.append(part)
+
+
+def sha256_file(path: Path, chunk: int = 2**20) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while block := fh.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def write_checksums(folder: Path) -> None:
+    """``checksums.sha256`` over every file of `folder` except itself (paths relative, sorted)."""
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and p.name != CHECKSUMS)
+    lines = [f"{sha256_file(p)}  {p.relative_to(folder).as_posix()}" for p in files]
+    (folder / CHECKSUMS).write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def verify_checksums(folder: str | Path) -> list[str]:
+    """Problems with a built folder's checksums: missing, changed or unlisted files (empty when all match)."""
+    folder = Path(folder)
+    listing = folder / CHECKSUMS
+    if not listing.is_file():
+        return [f"{listing} not found (not a folder made by `scale-vqa build`?)"]
+    problems, listed = [], set()
+    for n, line in enumerate(listing.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        digest, _, rel = line.partition("  ")
+        listed.add(rel)
+        path = folder / rel
+        if not path.is_file():
+            problems.append(f"{CHECKSUMS}:{n}: {rel} is missing")
+        elif sha256_file(path) != digest:
+            problems.append(f"{CHECKSUMS}:{n}: {rel} has changed (sha256 differs)")
+    for path in sorted(folder.rglob("*")):
+        rel = path.relative_to(folder).as_posix()
+        if path.is_file() and rel != CHECKSUMS and rel not in listed and not rel.startswith("."):
+            problems.append(f"{rel} is not listed in {CHECKSUMS}")
+    return problems
+
+
+def _is_our_build(folder: Path) -> bool:
+    card = folder / CARD
+    return card.is_file() and MARKER in card.read_text(encoding="utf-8", errors="replace")
+
+
+def _write_split(release: Release, split: str, maker: RowMaker, data: Path, stats: SplitStats, *,
+                 max_shard_bytes: int, row_group: int, bar: Any) -> None:
+    writer = ShardWriter(data, split, max_bytes=max_shard_bytes, row_group=row_group)
+    buffer: list[dict[str, Any]] = []
+    for row in maker.rows(release.items[split], stats.file):
+        buffer.append(row)
+        stats.n_rows += 1
+        stats.dimensions[DIMENSIONS[row["dimension"]].value] += 1
+        for scale in SCALES:
+            stats.images[scale.value] += row[scale.value] is not None
+        if len(buffer) >= row_group:
+            writer.write(buffer)
+            buffer = []
+        bar.update(1)
+    writer.write(buffer)
+    stats.shards = [f"{DATA_DIR}/{name}" for name in writer.finish()]
+    stats.num_bytes = writer.num_bytes
+
+
+def build_dataset(release: str | Path, out: str | Path, *, images: str | Path | None = None,
+                  allow_missing_images: bool = False, image_check: ImageCheck = "fast", overwrite: bool = False,
+                  max_shard_bytes: int = DEFAULT_SHARD_BYTES, row_group: int = DEFAULT_ROW_GROUP,
+                  license: str = "unknown", progress: bool = True) -> BuildSummary:
+    """Build the dataset folder `out` from the split files in `release` (images under `images`, default
+    `release`). Raises :class:`~scale_vqa.problems.InputError` listing every problem (bad records, missing or
+    broken image files), FileNotFoundError / FileExistsError / ValueError for unusable folders; `out` is then
+    left as it was."""
+    from tqdm.auto import tqdm
+
+    from .card import render_card
+
+    out = Path(out)
+    if out.exists() and not (overwrite and (_is_our_build(out) or (out.is_dir() and not any(out.iterdir())))):
+        hint = " and was not made by `scale-vqa build`" if overwrite else "; pass --overwrite to replace it"
+        raise FileExistsError(f"{out} exists{hint}")
+    rel = load_release(release, images, allow_missing_images=allow_missing_images)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+    try:
+        tmp.chmod(0o755)  # mkdtemp makes it private; the result is an ordinary folder
+        data = tmp / DATA_DIR
+        data.mkdir()
+        maker = RowMaker(rel.image_root, check=image_check, allow_missing_images=allow_missing_images)
+        splits: dict[str, SplitStats] = {}
+        with tqdm(total=rel.n_items, desc="build", unit="item", disable=not progress) as bar:
+            for split, file in rel.files.items():
+                splits[split] = SplitStats(split, str(file))
+                _write_split(rel, split, maker, data, splits[split], max_shard_bytes=max_shard_bytes,
+                             row_group=row_group, bar=bar)
+        maker.raise_errors(f"images of release {release}")
+        summary = BuildSummary(out, splits, rel.warnings + maker.warnings,
+                               {p.name: sha256_file(p) for p in rel.files.values()})
+        (tmp / CARD).write_text(render_card(summary, license=license), encoding="utf-8")
+        write_checksums(tmp)
+        _replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return summary
+
+
+def _replace(tmp: Path, out: Path) -> None:
+    """Move the finished folder `tmp` to `out`, replacing an earlier build there."""
+    if not out.exists():
+        tmp.rename(out)
+        return
+    old = out.with_name(f".{out.name}.old-{tmp.name}")
+    out.rename(old)
+    try:
+        tmp.rename(out)
+    except BaseException:
+        old.rename(out)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def data_files(summary: BuildSummary) -> Iterable[tuple[str, str]]:
+    """(split, glob) pairs for the card's ``configs`` section."""
+    return ((name, f"{DATA_DIR}/{name}-*") for name in summary.splits)

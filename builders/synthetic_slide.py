@@ -1,0 +1,128 @@
+"""Synthetic pyramidal whole-slide images for tests and benchmarks (needs tifffile, imagecodecs, scikit-image).
+
+The texture is scikit-image's bundled immunohistochemistry sample (real tissue) recoloured to H&E-like tones
+(haematoxylin kept, DAB shown as eosin), mirrored into a seamless 1024 px tile. Tissue is a few ellipses on white
+glass. Every pyramid level is drawn from the same picture (texture downsampled by the level's factor), tile by tile,
+so slides of any size are written in flat memory. Two layouts OpenSlide reads:
+
+- ``aperio``: an Aperio-style SVS (BigTIFF, JPEG tiles, ``Aperio …|AppMag = 40|MPP = 0.25`` description);
+- ``generic``: a generic tiled TIFF (resolution tags give the MPP; no objective power), or no metadata at all
+  with ``mpp=None``.
+
+Reduced levels are tiled JPEG pages with NewSubfileType=REDUCEDIMAGE in the main IFD chain.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+
+PERIOD = 1024
+
+
+@cache
+def he_texture() -> np.ndarray:
+    """A seamless 1024 × 1024 RGB H&E-like texture from skimage's IHC sample."""
+    from skimage import data
+    from skimage.color import hed2rgb, rgb2hed
+
+    hed = rgb2hed(data.immunohistochemistry())
+    he = hed2rgb(np.stack([hed[..., 0] * 1.3, hed[..., 2] * 1.6, np.zeros_like(hed[..., 0])], axis=-1))
+    tile = (np.clip(he, 0, 1) * 255).astype(np.uint8)
+    half = np.concatenate([tile, tile[:, ::-1]], axis=1)
+    return np.ascontiguousarray(np.concatenate([half, half[::-1]], axis=0))
+
+
+@cache
+def _texture_at(ds: int) -> np.ndarray:
+    tex = he_texture().astype(np.float32)
+    n = PERIOD // ds
+    return tex.reshape(n, ds, n, ds, 3).mean(axis=(1, 3)).astype(np.uint8)
+
+
+@dataclass(frozen=True)
+class Ellipse:
+    cx: float
+    cy: float
+    rx: float
+    ry: float
+
+
+def tissue_ellipses(width: int, height: int, seed: int = 0, n: int = 4) -> list[Ellipse]:
+    """A few overlapping blobs of tissue covering roughly half the slide."""
+    rng = np.random.default_rng(seed)
+    return [Ellipse(width * rng.uniform(0.3, 0.7), height * rng.uniform(0.3, 0.7),
+                    width * rng.uniform(0.15, 0.32), height * rng.uniform(0.15, 0.32)) for _ in range(n)]
+
+
+def _relation(e: Ellipse, x0: float, y0: float, x1: float, y1: float) -> int:
+    """1 when the rectangle lies inside the ellipse, -1 when outside it, 0 when it crosses the edge."""
+    corners = [((x - e.cx) / e.rx) ** 2 + ((y - e.cy) / e.ry) ** 2 for x in (x0, x1) for y in (y0, y1)]
+    if max(corners) <= 1.0:
+        return 1
+    nx = min(max(e.cx, x0), x1)  # the rectangle's point nearest the centre, in ellipse-normalised distance
+    ny = min(max(e.cy, y0), y1)
+    return -1 if ((nx - e.cx) / e.rx) ** 2 + ((ny - e.cy) / e.ry) ** 2 > 1.0 else 0
+
+
+def _tiles(width: int, height: int, ds: int, tile: int, blobs: list[Ellipse]) -> Iterator[np.ndarray]:
+    tex = _texture_at(ds)
+    period = tex.shape[0]
+    white = np.full((tile, tile, 3), 255, dtype=np.uint8)
+    for ty in range(0, height, tile):
+        ys = np.arange(ty, ty + tile)
+        for tx in range(0, width, tile):
+            relations = [_relation(e, tx * ds, ty * ds, (tx + tile) * ds, (ty + tile) * ds) for e in blobs]
+            if all(r < 0 for r in relations):
+                yield white
+                continue
+            if period % tile == 0:
+                block = tex[ty % period:ty % period + tile, tx % period:tx % period + tile]
+            else:
+                xs = np.arange(tx, tx + tile)
+                block = tex[np.ix_(ys % period, xs % period)]
+            if any(r > 0 for r in relations):
+                yield block
+                continue
+            gx, gy = (np.arange(tx, tx + tile)[None, :] + 0.5) * ds, (ys[:, None] + 0.5) * ds
+            inside = np.zeros((tile, tile), dtype=bool)
+            for e in blobs:
+                inside |= ((gx - e.cx) / e.rx) ** 2 + ((gy - e.cy) / e.ry) ** 2 <= 1.0
+            out = white.copy()
+            out[inside] = block[inside]
+            yield out
+
+
+def write_slide(path: str | Path, width: int, height: int, *, kind: str = "aperio", base_mag: float = 40.0,
+                mpp: float | None = 0.25, tile: int = 256, step: int = 2, min_level_side: int = 512,
+                quality: int = 80, seed: int = 0) -> Path:
+    """Write a synthetic pyramidal slide; returns its path. Level k is ``step**k`` times smaller (floor), down
+    to the first level whose longer side is at most `min_level_side` (downsamples capped at 256)."""
+    import tifffile
+
+    if kind not in ("aperio", "generic"):
+        raise ValueError(f"kind must be aperio or generic, not {kind!r}")
+    path = Path(path)
+    blobs = tissue_ellipses(width, height, seed)
+    levels = [1]
+    while max(width, height) // levels[-1] > min_level_side and levels[-1] * step <= 256:
+        levels.append(levels[-1] * step)
+    extra: dict[str, object] = {}
+    if kind == "aperio":
+        desc = (f"Aperio Image Library v12.0.15 (scale-vqa synthetic)\r\n{width}x{height} [0,0 {width}x{height}] "
+                f"({tile}x{tile}) JPEG/RGB Q={quality}|AppMag = {base_mag:g}" + (f"|MPP = {mpp:g}" if mpp else ""))
+        extra["description"] = desc
+    elif mpp:
+        extra["resolution"] = (1e4 / mpp, 1e4 / mpp)
+        extra["resolutionunit"] = "CENTIMETER"
+    with tifffile.TiffWriter(path, bigtiff=kind == "aperio") as tw:
+        for k, ds in enumerate(levels):
+            w, h = max(1, width // ds), max(1, height // ds)
+            tw.write(_tiles(w, h, ds, tile, blobs), shape=(h, w, 3), dtype=np.uint8, tile=(tile, tile),
+                     compression="jpeg", compressionargs={"level": quality}, photometric="rgb",
+                     subfiletype=1 if k else 0, metadata=None, **(extra if k == 0 else {}))
+    return path

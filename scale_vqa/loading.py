@@ -1,0 +1,39 @@
+"""`load`: the built Scale-VQA dataset as a `datasets.Dataset` (imports `datasets` only when called)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from .release import canonical_split
+
+SOURCE_ENV = "SCALE_VQA_DATASET"
+
+
+def load(split: str | None = "validation", source: str | os.PathLike[str] | None = None, **kwargs: Any) -> Any:
+    """Load a split (``val``/``validation``, ``train``, ``test``; None for all) of a built dataset.
+
+    `source` is a folder made by ``scale-vqa build`` or a Hub dataset id (``org/name``); default: the
+    ``SCALE_VQA_DATASET`` environment variable. Extra keyword arguments go to ``datasets.load_dataset``.
+    Needs the ``data`` extra.
+    """
+    source = source if source is not None else os.environ.get(SOURCE_ENV)
+    if not source:
+        raise ValueError(f"no dataset source: pass source=<built folder or Hub id> or set {SOURCE_ENV}")
+    path = Path(source)
+    if path.exists():
+        if not (path / "README.md").is_file() or not (path / "data").is_dir():
+            hint = (" (it looks like a release: build it first with `scale-vqa build --release "
+                    f"{path} --out DIR`)" if any(path.glob("*.json")) else "")
+            raise ValueError(f"{path} is not a built Scale-VQA dataset folder{hint}")
+        source = str(path)
+    else:
+        source = str(source)
+        if source.count("/") != 1 or source.startswith((".", "/")):
+            raise ValueError(f"{source!r} is neither an existing folder nor a Hub dataset id (org/name)")
+    try:
+        import datasets
+    except ImportError as exc:
+        raise ImportError('loading the dataset needs the data extra: pip install "scale-vqa[data]"') from exc
+    return datasets.load_dataset(source, split=canonical_split(split) if split else None, **kwargs)

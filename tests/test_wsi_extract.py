@@ -1,0 +1,252 @@
+"""WSI → ROI triplets on synthetic pyramidal slides (Aperio SVS and generic tiled TIFF) read with OpenSlide."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import openslide
+import pytest
+import tifffile
+from PIL import Image
+
+from builders.export import build_dataset
+from builders.extract import MANIFEST, REPORT, ExtractConfig, extract
+from builders.synthetic_slide import write_slide
+from builders.tissue import choose_regions, otsu_threshold, tissue_mask
+from builders.wsi import SlideError, base_magnification, flatten, open_slide, plan_read, read_view, window_size
+from scale_vqa.cli import main
+from scale_vqa.dimensions import DIMENSIONS
+from scale_vqa.release import read_release
+
+SIZE = 64  # output px; at 20× base the windows are 1280 / 320 / 64 level-0 px
+
+
+@pytest.fixture(scope="module")
+def slides(tmp_path_factory) -> dict[str, Path]:
+    d = tmp_path_factory.mktemp("slides")
+    bad = d / "corrupt.svs"
+    bad.write_bytes(b"II*\x00" + b"\x00garbage" * 200)
+    return {
+        "aperio": write_slide(d / "aperio.svs", 3072, 2304, kind="aperio", base_mag=20, mpp=0.5, seed=1),
+        "generic": write_slide(d / "generic.tif", 2560, 2048, kind="generic", mpp=0.5, seed=2),
+        "fractional": write_slide(d / "fractional.tif", 2561, 1923, kind="generic", mpp=0.5, seed=3),
+        "nometa": write_slide(d / "nometa.tif", 2048, 1536, kind="generic", mpp=None, seed=4),
+        "corrupt": bad,
+    }
+
+
+def test_fixtures_open_as_pyramids_with_metadata(slides) -> None:
+    aperio = openslide.OpenSlide(slides["aperio"])
+    assert aperio.properties["openslide.vendor"] == "aperio" and aperio.level_count >= 3
+    assert aperio.level_downsamples[:3] == (1.0, 2.0, 4.0)
+    generic = openslide.OpenSlide(slides["generic"])
+    assert generic.properties["openslide.vendor"] == "generic-tiff" and generic.level_count >= 3
+    fractional = openslide.OpenSlide(slides["fractional"])
+    assert fractional.level_downsamples[1] != 2.0  # odd sizes give fractional downsamples
+    assert base_magnification(aperio) == (20.0, "objective-power")
+    assert base_magnification(generic) == (20.0, "mpp")
+    assert base_magnification(generic, 40) == (40.0, "--base-mag")
+    with pytest.raises(SlideError, match="--base-mag"):
+        base_magnification(openslide.OpenSlide(slides["nometa"]))
+    with pytest.raises(SlideError, match="not a whole-slide image"):
+        open_slide(slides["corrupt"])
+    with pytest.raises(SlideError, match="file not found"):
+        open_slide(slides["corrupt"].with_name("absent.svs"))
+
+
+def _reference(path: Path, level: int, x: int, y: int, read: int, out: int, ds: float) -> np.ndarray:
+    """The same view cut from the level decoded by tifffile (white outside), BOX-resized: no OpenSlide."""
+    with tifffile.TiffFile(path) as tif:
+        page = tif.pages[level]
+        arr = page.asarray()
+    lx, ly = round(x / ds), round(y / ds)
+    canvas = np.full((read, read, 3), 255, dtype=np.uint8)
+    h, w = arr.shape[:2]
+    x0, y0, x1, y1 = max(lx, 0), max(ly, 0), min(lx + read, w), min(ly + read, h)
+    if x1 > x0 and y1 > y0:
+        canvas[y0 - ly:y1 - ly, x0 - lx:x1 - lx] = arr[y0:y1, x0:x1]
+    image = Image.fromarray(canvas)
+    if read != out:
+        image = image.resize((out, out), Image.Resampling.BOX)
+    return np.asarray(image)
+
+
+@pytest.mark.parametrize("name", ["aperio", "generic"])
+def test_aligned_reads_are_pixel_identical_to_a_reference_read(slides, name) -> None:
+    slide = openslide.OpenSlide(slides[name])
+    rng = np.random.default_rng(0)
+    differs = 0
+    for mag in (1, 4, 20):  # level 3, 2 and 0 of a 20× slide shown at 64 px
+        size = window_size(20, mag, SIZE)
+        for _ in range(3):
+            x, y = (int(v) for v in rng.integers(0, 1200, 2) + 37)  # origins off every level grid
+            image, read = read_view(slide, x, y, size, SIZE)
+            assert image.size == (SIZE, SIZE) and image.mode == "RGB"
+            assert read.downsample == slide.level_downsamples[read.level]
+            assert abs(read.x - x) <= read.downsample / 2 and abs(read.y - y) <= read.downsample / 2
+            ref = _reference(slides[name], read.level, read.x, read.y, read.read_size, SIZE, read.downsample)
+            assert np.array_equal(np.asarray(image), ref), (name, mag, x, y)
+            raw = np.asarray(flatten(slide.read_region((read.x, read.y), read.level, (read.read_size,) * 2)))
+            ref_raw = _reference(slides[name], read.level, read.x, read.y, read.read_size, read.read_size,
+                                 read.downsample)
+            assert np.array_equal(raw, ref_raw)
+            unaligned, _ = read_view(slide, x, y, size, SIZE, aligned=False)
+            differs += read.level > 0 and not np.array_equal(np.asarray(unaligned), ref)
+    assert differs  # an off-grid origin is resampled by OpenSlide: the reference is not trivially matched
+
+
+def test_level_choice_and_window_sizes(slides) -> None:
+    slide = openslide.OpenSlide(slides["fractional"])
+    assert window_size(40, 1, 512) == 20480 and window_size(40, 4, 512) == 5120 and window_size(40, 20, 512) == 1024
+    # a fractional downsample just above the wanted one is not chosen (ds * 1.0001 only forgives rounding)
+    plan = plan_read(slide, 100, 100, round(2 * SIZE), SIZE)
+    assert plan.level == 0 and plan.read_size == 2 * SIZE
+    ds2 = slide.level_downsamples[2]  # 4.0034: a 256 px window (ds 4.0) must come from level 1 …
+    assert plan_read(slide, 100, 100, 4 * SIZE, SIZE).level == 1
+    plan = plan_read(slide, 100, 100, math.ceil(ds2 * SIZE), SIZE)  # … a 257 px one from level 2
+    assert plan.level == 2 and plan.read_size == SIZE
+
+
+def test_reads_outside_the_slide_are_white(slides) -> None:
+    slide = openslide.OpenSlide(slides["aperio"])
+    image, _ = read_view(slide, -4000, -4000, 1280, SIZE)
+    assert np.asarray(image).min() == 255
+
+
+def test_tissue_mask_finds_the_tissue(slides) -> None:
+    slide = openslide.OpenSlide(slides["aperio"])
+    thumb = slide.get_thumbnail((512, 512))
+    mask = tissue_mask(thumb)
+    sat = np.asarray(thumb.convert("HSV"))[..., 1]
+    assert 0.2 < mask.mean() < 0.9
+    assert (sat[mask] > 40).mean() > 0.95 and (np.asarray(thumb)[~mask].min(axis=-1) > 230).mean() > 0.95
+    assert tissue_mask(Image.new("RGB", (64, 64), "white")).sum() == 0
+    assert otsu_threshold(np.array([10] * 50 + [200] * 50, dtype=np.uint8)) in range(10, 200)
+
+
+def test_regions_are_reproducible_on_tissue_and_do_not_overlap() -> None:
+    mask = np.zeros((100, 100), dtype=bool)
+    mask[20:80, 10:90] = True
+    dims, windows = (10_000, 10_000), (2000, 800, 200)
+    a = choose_regions(mask, dims, windows, 12, seed=[0, 1])
+    assert a == choose_regions(mask, dims, windows, 12, seed=[0, 1])
+    assert a != choose_regions(mask, dims, windows, 12, seed=[1, 1])
+    assert len(a) == 12
+    for i, r in enumerate(a):
+        assert 2000 <= r.cy <= 8000 and 1000 <= r.cx <= 9000 and r.tissue >= 0.5
+        assert all(abs(r.cx - o.cx) >= 800 or abs(r.cy - o.cy) >= 800 for o in a[:i])
+    assert choose_regions(np.zeros((10, 10), bool), dims, windows, 3, seed=[0]) == []
+
+
+@pytest.fixture(scope="module")
+def extracted(slides, tmp_path_factory) -> dict[str, object]:
+    out = tmp_path_factory.mktemp("extract") / "rois"
+    paths = [slides["aperio"], slides["corrupt"], slides["generic"], slides["nometa"],
+             slides["corrupt"].with_name("absent.svs")]
+    summary = extract(paths, out, ExtractConfig(size=SIZE, regions=4), workers=2, progress=False)
+    return {"out": out, "summary": summary, "paths": paths}
+
+
+def test_extract_writes_triplets_and_a_manifest(extracted) -> None:
+    out: Path = extracted["out"]  # type: ignore[assignment]
+    report = json.loads((out / REPORT).read_text())
+    status = {Path(s["path"]).name: (s["status"], s["error"]) for s in report["slides"]}
+    assert status["aperio.svs"][0] == "ok" and status["generic.tif"][0] == "ok"
+    assert status["corrupt.svs"] == ("skipped", f"{extracted['paths'][1]}: not a whole-slide image OpenSlide can "
+                                                "read")
+    assert "--base-mag" in status["nometa.tif"][1] and "file not found" in status["absent.svs"][1]
+    records = json.loads((out / MANIFEST).read_text())
+    assert [r["extra_info"]["wsi_name"] for r in records] == ["aperio"] * 4 + ["generic"] * 4
+    assert len({r["extra_info"]["path_id"] for r in records}) == 8
+    assert sorted(p.name for p in out.iterdir()) == [".scale-vqa-extract", "aperio", "extract_report.json",
+                                                     "generic", "manifest.json"]
+    for rec in records:
+        paths = rec["image_path"]
+        assert list(paths) == ["low_mag", "mid_mag", "high_mag"]
+        roi = rec["extra_info"]["roi"]
+        cx, cy = roi["center"]
+        for scale, rel in paths.items():
+            assert not Path(rel).is_absolute() and rel.startswith(rec["extra_info"]["wsi_name"] + "/rois/")
+            with Image.open(out / rel) as im:
+                assert im.size == (SIZE, SIZE) and im.format == "JPEG"
+            win = roi["windows"][scale]
+            tol = win["level_downsample"] / 2 + 1  # nested: every view has the region's centre
+            assert abs(win["x"] + win["size"] / 2 - cx) <= tol and abs(win["y"] + win["size"] / 2 - cy) <= tol
+        assert [roi["windows"][s]["size"] for s in paths] == [1280, 320, 64]
+        with Image.open(out / paths["high_mag"]) as im:  # the 20× view is tissue, not glass
+            assert (np.asarray(im.convert("HSV"))[..., 1] > 40).mean() > 0.4
+    for name in ("aperio", "generic"):
+        mids = [r["extra_info"]["roi"]["center"] for r in records if r["extra_info"]["wsi_name"] == name]
+        for i, (x, y) in enumerate(mids):
+            assert all(abs(x - u) >= 320 or abs(y - v) >= 320 for u, v in mids[:i])
+
+
+def test_one_worker_gives_identical_output(extracted, slides, tmp_path) -> None:
+    out: Path = extracted["out"]  # type: ignore[assignment]
+    again = tmp_path / "again"
+    extract(extracted["paths"], again, ExtractConfig(size=SIZE, regions=4), workers=1, progress=False)  # type: ignore
+    assert (again / MANIFEST).read_text() == (out / MANIFEST).read_text()
+    for path in out.rglob("*.jpg"):
+        assert (again / path.relative_to(out)).read_bytes() == path.read_bytes()
+    other = tmp_path / "other_seed"
+    extract([slides["aperio"]], other, ExtractConfig(size=SIZE, regions=4, seed=7), progress=False)
+    centres = [r["extra_info"]["roi"]["center"] for r in json.loads((other / MANIFEST).read_text())]
+    assert centres != [r["extra_info"]["roi"]["center"] for r in json.loads((out / MANIFEST).read_text())][:4]
+
+
+def test_manifest_plus_mcq_fields_is_a_release_that_builds(extracted, tmp_path) -> None:
+    from datasets import load_dataset
+
+    out: Path = extracted["out"]  # type: ignore[assignment]
+    records = json.loads((out / MANIFEST).read_text())
+    release = []
+    for rec in records:  # what the MCQ step adds: five questions per region, one per dimension
+        for dim in DIMENSIONS:
+            release.append({**rec, "No": len(release) + 1, "question": f"{dim.value} question?",
+                            "options": {"A": "yes", "B": "no", "C": "maybe", "D": "never"}, "answer": "A",
+                            "rationale": "synthetic",
+                            "extra_info": {**rec["extra_info"], "question_type": dim.code}})
+    mcq = tmp_path / "mcq"
+    mcq.mkdir()
+    (mcq / "val.json").write_text(json.dumps(release))
+    result = read_release(mcq / "val.json", image_root=out)
+    assert result.ok and not result.report.problems and len(result.items) == 40
+    build_dataset(mcq, tmp_path / "ds", images=out, progress=False)
+    val = load_dataset(str(tmp_path / "ds"), split="validation", cache_dir=str(tmp_path / "cache"))
+    assert val.num_rows == 40 and val[0]["high_mag"].size == (SIZE, SIZE)
+
+
+def test_a_slide_whose_tiles_are_corrupt_is_skipped_and_the_others_kept(slides, tmp_path) -> None:
+    broken = tmp_path / "broken.svs"
+    data = bytearray(slides["aperio"].read_bytes())
+    with tifffile.TiffFile(slides["aperio"]) as tif:  # garble every level-0 tile; the overview levels stay fine
+        for offset, count in zip(tif.pages[0].dataoffsets, tif.pages[0].databytecounts, strict=True):
+            data[offset + 2:offset + count] = b"\x5a" * (count - 2)
+    broken.write_bytes(bytes(data))
+    out = tmp_path / "out"
+    summary = extract([broken, slides["generic"]], out, ExtractConfig(size=SIZE, regions=2), workers=2,
+                      progress=False)
+    status = {p.name: p for p in summary.slides}
+    assert status["broken"].status == "skipped" and status["broken"].error.startswith("read failed")
+    assert status["generic"].status == "ok"
+    assert sorted(p.name for p in out.iterdir() if p.is_dir()) == ["generic"]
+    assert [r["extra_info"]["wsi_name"] for r in json.loads((out / MANIFEST).read_text())] == ["generic"] * 2
+
+
+def test_cli_extract_reports_skips_and_fails_when_nothing_works(slides, tmp_path, capsys) -> None:
+    out = tmp_path / "cli"
+    assert main(["extract", str(slides["nometa"]), str(slides["corrupt"]), "--out", str(out), "--size", str(SIZE),
+                 "--regions", "2", "--base-mag", "20", "--workers", "1", "--format", "png", "--quiet"]) == 0
+    captured = capsys.readouterr()
+    assert "nometa.tif: 2 triplet(s), base 20× (--base-mag)" in captured.out
+    assert "corrupt.svs: skipped" in captured.err
+    assert len(list(out.rglob("*.png"))) == 6
+    assert main(["extract", str(slides["nometa"]), "--out", str(out), "--size", str(SIZE)]) == 1
+    assert "--overwrite" in capsys.readouterr().err
+    bad = tmp_path / "bad"
+    assert main(["extract", str(slides["corrupt"]), "--out", str(bad), "--quiet"]) == 1
+    assert "no slide could be extracted" in capsys.readouterr().err
+    assert not bad.exists() and not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
