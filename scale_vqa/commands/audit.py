@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sys
 from pathlib import Path
@@ -62,6 +63,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                                           "FILE's .construction.json beside it")
     p.add_argument("--fail-above", type=leak_fraction, metavar="X",
                    help=f"exit {EXIT_LEAK} when the share of flagged items exceeds X (e.g. 0.1 or 10%%)")
+    p.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1),
+                   help="worker processes for the offline adversaries (default: up to 2)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(run=run)
 
@@ -124,14 +127,14 @@ def run(args: argparse.Namespace) -> int:
                     spec, api_key_env=args.api_key_env, timeout=args.timeout)
                 answerer = LLMAnswerer(backend, gen=Generation(max_tokens=args.max_tokens), cache=cache,
                                        concurrency=args.concurrency, rpm=args.rpm, retries=args.retries,
-                                       progress=not args.quiet)
+                                       progress=not args.quiet, jobs=max(1, args.jobs))
                 extra.append((AdversarySpec(answerer.name, "llm", answerer.description, lambda s, a=answerer: a),
                               answerer))
         audit = run_audit(items, specs, source=", ".join(args.files), fit_items=fit_items,
                           fit_name=", ".join(args.fit_on) if args.fit_on else None, folds=args.folds, seed=args.seed,
                           permutations=args.permutations, target=args.target,
                           shuffle_check=not args.no_shuffle_check, extra=extra, residual=bool(args.write_subset),
-                          progress=not args.quiet)
+                          progress=not args.quiet, jobs=max(1, args.jobs))
     except (AuditError, AnswererError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

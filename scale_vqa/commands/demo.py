@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
         print(details(name, rep))
     print()
     print(paired_lines(rows))
-    return build_step(Path(args.out), paths)
+    return build_step(Path(args.out), paths) or audit_step(Path(args.out), paths)
 
 
 def build_step(out: Path, paths: dict[str, Path]) -> int:
@@ -74,4 +74,29 @@ def build_step(out: Path, paths: dict[str, Path]) -> int:
     print(f"   {summary.n_rows} rows, {len(summary.splits['validation'].shards)} parquet shard(s), card and checksums")
     print(f'   load_dataset("{dataset}")["validation"][0]: id {row["id"]}, '
           f"{len(shown)} images ({type(row[shown[0]]).__name__}), answer {answer}, dimension {dimension}")
+    return 0
+
+
+def audit_step(out: Path, paths: dict[str, Path]) -> int:
+    """Step 5: the text-only leak audit of the demo MCQs, when the audit extra is installed."""
+    from . import missing_extra
+
+    report = out / "audit"
+    print(f"\n== 5. scale-vqa audit {paths['release']} --adversaries heuristics,learned --out {report}")
+    problem = missing_extra("audit", "numpy", "scipy", "sklearn", "matplotlib", "rapidfuzz")
+    if problem:
+        print(f"   skipped: {problem}")
+        return 0
+    from baselines.registry import resolve
+    from builders.audit import run_audit
+    from builders.audit_report import console_table, write_reports
+
+    from ..release import load_items
+
+    audit = run_audit(load_items(paths["release"]), resolve(["heuristics", "learned"]), source=str(paths["release"]),
+                      folds=3, permutations=500, progress=False)
+    print("   (the demo's distractors are templated, so text-only scorers find shortcuts here too)")
+    print("   " + console_table(audit).replace("\n", "\n   "))
+    written = write_reports(audit, report)
+    print(f"   report: {written['html']}")
     return 0
