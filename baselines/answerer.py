@@ -74,7 +74,7 @@ class ScoringAnswerer(Answerer):
     def option_scores(self, item: Item) -> list[float]:
         """One score per option; higher = more likely gold."""
 
-    def prepare(self, items: Sequence[Item]) -> None:  # noqa: B027 - optional hook
+    def prepare(self, items: Sequence[Item]) -> None:
         """Label-free preparation over the items about to be answered (e.g. document frequencies)."""
 
     def answer(self, items: Sequence[Item]) -> list[Answer]:

@@ -16,7 +16,7 @@ from scipy import optimize, sparse
 from scale_vqa.item import Item
 
 from .answerer import Answer, Answerer, AnswererError, argmax_letter, tie_break_rng
-from .features import DenseFeaturizer, group_offsets, gold_vector, option_texts
+from .features import DenseFeaturizer, gold_vector, group_offsets, option_texts
 
 
 @dataclass(frozen=True)

@@ -267,10 +267,11 @@ class RunStats:
 class LLMAnswerer(Answerer):
     """Answers items by prompting a chat model; text-only with the ``blind`` variant (the default)."""
 
-    def __init__(self, backend: ChatBackend, *, variant: Variant | str = Variant.BLIND, image_root: str | Path | None = None,
-                 system: str | None = SEED_SYSTEM_PROMPT, gen: Generation | None = None,
-                 cache: ResponseCache | None = None, concurrency: int = 4, rpm: float = 0.0, retries: int = 5,
-                 backoff: float = 1.0, progress: bool = True, name: str | None = None) -> None:
+    def __init__(self, backend: ChatBackend, *, variant: Variant | str = Variant.BLIND,
+                 image_root: str | Path | None = None, system: str | None = SEED_SYSTEM_PROMPT,
+                 gen: Generation | None = None, cache: ResponseCache | None = None, concurrency: int = 4,
+                 rpm: float = 0.0, retries: int = 5, backoff: float = 1.0, progress: bool = True,
+                 name: str | None = None) -> None:
         self.backend, self.variant = backend, Variant(variant)
         if self.variant in (Variant.SHUFFLED, Variant.CIRCULAR):
             raise AnswererError(f"variant {self.variant} is run by the evaluator, not by a single answerer")

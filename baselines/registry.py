@@ -47,7 +47,7 @@ GROUPS = {
     "heuristics": lambda s: s.kind == "heuristic" and s.name != "random",
     "learned": lambda s: s.kind == "learned" and not s.needs,
     "embedding": lambda s: bool(s.needs),
-    "fast": lambda s: s.kind == "heuristic" and s.name not in ("random", "centroid_char") or s.name == "lr_dense",
+    "fast": lambda s: (s.kind == "heuristic" and s.name not in ("random", "centroid_char")) or s.name == "lr_dense",
     "offline": lambda s: s.name != "random",
 }
 """Named groups. ``offline`` (the default panel) is every adversary except ``random``, minus the embedding

@@ -14,17 +14,18 @@ from rapidfuzz.distance import Indel, Levenshtein
 
 _WORD = re.compile(r"[a-z0-9]+(?:['’-][a-z0-9]+)*")
 
-HEDGES = frozenset("""
-may might possibly possible probably probable likely unlikely suggest suggests suggestive suggesting could
-appear appears apparent consistent compatible suspicious uncertain perhaps potentially presumably some
-occasional occasionally mild mildly slight slightly minimal somewhat partially partial variable focal focally
-""".split())
+HEDGES = frozenset((
+    "may", "might", "possibly", "possible", "probably", "probable", "likely", "unlikely", "suggest", "suggests",
+    "suggestive", "suggesting", "could", "appear", "appears", "apparent", "consistent", "compatible", "suspicious",
+    "uncertain", "perhaps", "potentially", "presumably", "some", "occasional", "occasionally", "mild", "mildly",
+    "slight", "slightly", "minimal", "somewhat", "partially", "partial", "variable", "focal", "focally",
+))
 """Hedging / vagueness words (Gururangan et al. 2018 found such cues alone predict NLI labels)."""
 
-NEGATIONS = frozenset("""
-no not without absence absent lack lacks lacking never none neither nor negative free cannot n't nothing
-unremarkable devoid
-""".split())
+NEGATIONS = frozenset((
+    "no", "not", "without", "absence", "absent", "lack", "lacks", "lacking", "never", "none", "neither", "nor",
+    "negative", "free", "cannot", "n't", "nothing", "unremarkable", "devoid",
+))
 
 ABSTAIN = re.compile(
     r"\b(none of the (above|options|listed)|all of the above|cannot be (determined|assessed|evaluated|excluded)"

@@ -172,7 +172,7 @@ def run_adversary(spec: AdversarySpec, items: Sequence[Item], *, seed: int, fold
     return result
 
 
-def _progress(total: int, desc: str):  # noqa: ANN202 - tqdm or a no-op
+def _progress(total: int, desc: str):
     try:
         from tqdm.auto import tqdm
     except ImportError:  # pragma: no cover - tqdm is in the audit extra

