@@ -136,6 +136,19 @@ def markdown(audit: AuditResult, plot_name: str | None = "per_dimension.png") ->
                            rows))
     if plot_name:
         parts += ["", f"![per-dimension accuracy]({plot_name})"]
+    parts += ["", "### Per dimension", "",
+              "Every adversary above chance (p < 0.01) in the dimension, with its 95 % CI, p-value, κ and the "
+              "implied share of text-solvable items.", ""]
+    for col, head in zip(COLUMNS[1:], HEADERS[1:], strict=True):
+        sig = [a for a in ranked(audit) if col in a.stats and a.stats[col].p_value < 0.01]
+        sig.sort(key=lambda a: -a.stats[col].accuracy)
+        if col not in audit.adversaries[0].stats:
+            continue
+        n = audit.adversaries[0].stats[col].n
+        parts += [f"**{head} {Dimension(col).value}** ({n} items): "
+                  + ("; ".join(f"`{a.name}` {_cell(a.stats[col])}, p={_p(a.stats[col].p_value)}, "
+                               f"κ={a.stats[col].kappa:.2f} (≈{_pct(a.stats[col].text_solvable)} % text-solvable)"
+                               for a in sig) or "no adversary above chance"), ""]
     parts += ["", "## Per-item flags", "",
               f"An item is flagged when at least **{cal.k} of {cal.m}** adversaries pick its gold option. The "
               f"threshold is the smallest with a false-flag rate ≤ {_pct(cal.target)} % under both nulls "
