@@ -235,12 +235,18 @@ def html_page(md_text: str, png: bytes | None) -> str:
     i = 0
 
     def inline(t: str) -> str:
-        t = html.escape(t)
         import re
 
+        codes: list[str] = []
+
+        def stash(m: re.Match[str]) -> str:  # code spans first, so their * and _ stay literal
+            codes.append(f"<code>{m.group(1)}</code>")
+            return f"\x00{len(codes) - 1}\x00"
+
+        t = re.sub(r"`(.+?)`", stash, html.escape(t))
         t = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", t)
-        t = re.sub(r"`(.+?)`", r"<code>\1</code>", t)
-        return re.sub(r"(?<![\w*])\*(?!\s)(.+?)(?<!\s)\*(?![\w*])", r"<em>\1</em>", t)
+        t = re.sub(r"(?<![\w*])\*(?!\s)(.+?)(?<!\s)\*(?![\w*])", r"<em>\1</em>", t)
+        return re.sub("\x00(\\d+)\x00", lambda m: codes[int(m.group(1))], t)
 
     while i < len(lines):
         line = lines[i]

@@ -289,3 +289,11 @@ def test_worker_processes_give_identical_results():
     assert [a.name for a in one.adversaries] == [a.name for a in two.adversaries]
     assert [a.letters for a in one.adversaries] == [a.letters for a in two.adversaries]
     assert one.flags == two.flags
+
+
+def test_html_keeps_code_spans_literal():
+    from builders.audit_report import html_page
+
+    page = html_page("# T\n\n`*` = above chance; *shuffled* <b>x</b>\n\n| a | b |\n|---|---|\n| `x*y` | 2 |\n", None)
+    assert "<code>*</code> = above chance; <em>shuffled</em> &lt;b&gt;x&lt;/b&gt;" in page
+    assert "<td><code>x*y</code></td><td>2</td>" in page and "<h1>T</h1>" in page
