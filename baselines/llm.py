@@ -125,8 +125,17 @@ class OpenAIChat(ChatBackend):
             raise AnswererError(f"{self.base_url} refused the API key (401): {exc}") from exc
         except o.APIStatusError as exc:
             raise AnswererError(f"{self.base_url} answered {exc.status_code}: {exc.message}") from exc
-        text = resp.choices[0].message.content if resp.choices else None
-        return text or ""
+        if not resp.choices:
+            return ""
+        message = resp.choices[0].message
+        text = message.content or ""
+        # servers with a reasoning parser (vLLM, transformers serve) move the <think> block out of `content`:
+        # put it back, so the raw text is what the model generated and the format check sees the whole reply
+        extra = message.model_extra or {}
+        reasoning = extra.get("reasoning_content") or extra.get("reasoning")
+        if isinstance(reasoning, str) and reasoning and "<think>" not in text:
+            text = f"<think>{reasoning}</think>{text.removeprefix('</think>')}"
+        return text
 
 
 def _split_system(messages: Messages) -> tuple[str | None, Messages]:

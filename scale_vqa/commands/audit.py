@@ -127,7 +127,7 @@ def run(args: argparse.Namespace) -> int:
                     spec, api_key_env=args.api_key_env, timeout=args.timeout)
                 answerer = LLMAnswerer(backend, gen=Generation(max_tokens=args.max_tokens), cache=cache,
                                        concurrency=args.concurrency, rpm=args.rpm, retries=args.retries,
-                                       progress=not args.quiet, jobs=max(1, args.jobs))
+                                       progress=not args.quiet)
                 extra.append((AdversarySpec(answerer.name, "llm", answerer.description, lambda s, a=answerer: a),
                               answerer))
         audit = run_audit(items, specs, source=", ".join(args.files), fit_items=fit_items,
