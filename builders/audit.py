@@ -11,9 +11,11 @@ for the generator-artifact checks.
 from __future__ import annotations
 
 import random
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from baselines.answerer import Answer, Answerer
 from baselines.registry import AdversarySpec
@@ -202,6 +204,9 @@ def _run_panel(specs: Sequence[AdversarySpec], items: list[Item], kwargs: dict[s
 
     results: list[AdversaryResult | None] = [None] * len(specs)
     registry = adversary_specs()
+    main_file = getattr(sys.modules["__main__"], "__file__", None)
+    if main_file and not Path(main_file).is_file():  # e.g. `python - <<EOF`: workers cannot re-import __main__
+        jobs = 1
     remote = [i for i, s in enumerate(specs) if not s.needs and s.name in registry] if jobs > 1 else []
     if len(remote) > 1:
         import multiprocessing
