@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import sys
 from pathlib import Path
@@ -63,8 +62,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                                           "FILE's .construction.json beside it")
     p.add_argument("--fail-above", type=leak_fraction, metavar="X",
                    help=f"exit {EXIT_LEAK} when the share of flagged items exceeds X (e.g. 0.1 or 10%%)")
-    p.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1),
-                   help="worker processes for the offline adversaries (default: up to 2)")
+    p.add_argument("--jobs", type=int, default=1,
+                   help="worker processes for the offline adversaries (default 1: on 2 cores one process, whose "
+                        "gradient boosting already uses both cores, is faster; more help on many-core machines)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(run=run)
 
