@@ -180,3 +180,31 @@ def test_cli_llm_errors(tmp_path, capsys, monkeypatch):
     url = f"http://127.0.0.1:{free_port()}/v1"
     assert main([*base, "--llm", "openai:m", "--base-url", url, "--retries", "0", "--timeout", "2"]) == 1
     assert "unreachable" in capsys.readouterr().err
+
+
+def test_image_variants_send_every_image_in_placeholder_order(tmp_path):
+    from conftest import make_item
+    from scale_vqa.dimensions import Dimension
+
+    item = make_item(1, Dimension.LOCALIZATION)
+    for i, (_, rel) in enumerate(item.images):
+        path = tmp_path / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(bytes([i]) * 10)
+    a = LLMAnswerer(OpenAIChat("m", base_url="http://127.0.0.1:9/v1"), variant="standard", image_root=tmp_path,
+                    progress=False)
+    assert a.uses_images
+    parts = a.messages(item)[-1]["content"]
+    images = [p["image_url"]["url"] for p in parts if p["type"] == "image_url"]
+    assert images[0].startswith("data:image/jpeg;base64,") and images[2].startswith("data:image/png;base64,")
+    import base64
+
+    assert [base64.b64decode(u.split(",", 1)[1])[:1] for u in images] == [b"\x00", b"\x01", b"\x02"]
+    texts = [p["text"] for p in parts if p["type"] == "text"]
+    assert "Low magnification (1×):" in texts[0] and "<image>" not in "".join(texts)
+    single = LLMAnswerer(OpenAIChat("m", base_url="http://127.0.0.1:9/v1"), variant="single_high",
+                         image_root=tmp_path, progress=False)
+    assert sum(p["type"] == "image_url" for p in single.messages(item)[-1]["content"]) == 1
+    (tmp_path / item.images.mid_mag).unlink()
+    with pytest.raises(AnswererError, match="image file not found"):
+        a.messages(item)
