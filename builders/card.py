@@ -11,7 +11,7 @@ from scale_vqa.dimensions import DIMENSIONS, SCALES
 from .features import features
 
 if TYPE_CHECKING:
-    from .export import BuildSummary
+    from .export import BuildSummary, SplitStats
 
 CITATION = """@article{phan2026scalevqa,
   title   = {Enhancing Pathological VLMs with Cross-scale Reasoning},
@@ -43,15 +43,45 @@ def card_yaml(summary: BuildSummary, *, license: str) -> str:
         tags=["pathology", "histopathology", "medical", "multi-scale", "whole-slide-image"],
         size_categories=[_size_category(summary.n_rows)],
     )
-    MetadataConfigs({"default": {"data_files": [{"split": s, "path": glob} for s, glob in data_files(summary)]}}
-                    ).to_dataset_card_data(data)
-    splits = SplitDict()
-    for stats in summary.splits.values():
-        splits.add(SplitInfo(name=stats.name, num_bytes=stats.num_bytes, num_examples=stats.n_rows))
-    size = sum(s.num_bytes for s in summary.splits.values())
-    info = DatasetInfo(features=features(), splits=splits, dataset_size=size)
-    DatasetInfosDict({"default": info}).to_dataset_card_data(data)
+    configs = {"default": {"data_files": [{"split": s, "path": glob} for s, glob in data_files(summary)]}}
+    configs.update({name: {"data_files": [{"split": s, "path": glob} for s, glob in data_files(summary, name)]}
+                    for name in summary.subsets})
+    MetadataConfigs(configs).to_dataset_card_data(data)
+
+    def info(stats_by_split: dict[str, SplitStats]) -> DatasetInfo:
+        splits = SplitDict()
+        for stats in stats_by_split.values():
+            splits.add(SplitInfo(name=stats.name, num_bytes=stats.num_bytes, num_examples=stats.n_rows))
+        size = sum(s.num_bytes for s in stats_by_split.values())
+        return DatasetInfo(features=features(), splits=splits, dataset_size=size)
+
+    infos = {"default": info(summary.splits)} | {n: info(s.splits) for n, s in summary.subsets.items()}
+    DatasetInfosDict(infos).to_dataset_card_data(data)
     return data.to_yaml()
+
+
+def _subset_section(summary: BuildSummary) -> list[str]:
+    """One paragraph per extra config: its size and, for an audit's hard subset, how it was made."""
+    lines: list[str] = []
+    for name, sub in summary.subsets.items():
+        sizes = ", ".join(f"{s.name} {s.n_rows}" for s in sub.splits.values())
+        lines += [f"### `{name}`", "", f"`load_dataset(…, \"{name}\")`: {sizes} items, listed by "
+                  f"`{sub.file.replace(chr(92), '/').rsplit('/', 1)[-1]}`.", ""]
+        c = sub.construction
+        if c:
+            rate = c.get("false_flag_rate", {})
+            lines += [f"Made by `scale-vqa audit --write-subset`: {c.get('rule')} "
+                      f"({len(c.get('adversaries', []))} adversaries, fitted by {c.get('fit')}, seed {c.get('seed')}); "
+                      f"{c.get('n_flagged')} of {c.get('n_source')} items dropped; false-flag rate "
+                      f"{100 * rate.get('permuted', 0):.1f} % (permuted gold) / {100 * rate.get('uniform', 0):.1f} % "
+                      "(uniform gold).", ""]
+            rows = [r for r in c.get("residual", {}).get("rows", []) if r.get("accuracy")]
+            if rows:
+                best = max(rows, key=lambda r: r["accuracy"]["all"])
+                lines += [f"Residual text-only accuracy on these items (no circularity: {best['method']}): up to "
+                          f"{100 * best['accuracy']['all']:.1f} % ({best['name']}). Text-only scorers still beat "
+                          "chance here unless this number is near 1/K.", ""]
+    return lines
 
 
 def _dimension_table(summary: BuildSummary) -> list[str]:
@@ -97,6 +127,8 @@ def render_card(summary: BuildSummary, *, license: str) -> str:
         "",
         *_dimension_table(summary),
         "",
+        *(["## Configs", "", "Besides `default` (every item):", "", *_subset_section(summary)]
+          if summary.subsets else []),
         "## Usage",
         "",
         "```python",

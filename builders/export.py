@@ -14,6 +14,8 @@ so a failed build never leaves a half-written OUT.
 from __future__ import annotations
 
 import hashlib
+import json
+import re
 import shutil
 import tempfile
 from collections import Counter
@@ -57,6 +59,8 @@ class BuildSummary:
     warnings: list[Problem]
     source_files: dict[str, str]
     """Split file name → sha256, recorded in the card."""
+    subsets: dict[str, Subset] = field(default_factory=dict)
+    """Extra configs (e.g. the audit's hard subset) by config name."""
 
     @property
     def n_rows(self) -> int:
@@ -158,13 +162,42 @@ def verify_checksums(folder: str | Path) -> list[str]:
     return problems
 
 
+@dataclass
+class Subset:
+    """An extra config: the rows of the listed item ids, written under ``data/{name}/``."""
+
+    name: str
+    file: str
+    ids: set[str]
+    construction: dict[str, Any] | None
+    """The audit's ``*.construction.json`` when it sits beside the subset file."""
+    splits: dict[str, SplitStats] = field(default_factory=dict)
+
+
+SUBSET_NAME = re.compile(r"[a-z][a-z0-9_]*")
+
+
+def read_subset(name: str, path: str | Path) -> Subset:
+    """A subset config from an MCQ file (e.g. ``scale-vqa audit --write-subset``): only its item ids are used;
+    the rows come from the release, so images and fields are the release's own."""
+    from scale_vqa.release import load_items
+
+    if not SUBSET_NAME.fullmatch(name) or name == "default":
+        raise ValueError(f"config name {name!r}: use lower-case letters, digits and _, not 'default'")
+    path = Path(path)
+    ids = {item.id for item in load_items(path)}
+    construction_file = path.with_name(path.name.split(".")[0] + ".construction.json")
+    construction = json.loads(construction_file.read_text(encoding="utf-8")) if construction_file.is_file() else None
+    return Subset(name, str(path), ids, construction)
+
+
 def _is_our_build(folder: Path) -> bool:
     card = folder / CARD
     return card.is_file() and MARKER in card.read_text(encoding="utf-8", errors="replace")
 
 
 def _write_split(release: Release, split: str, maker: RowMaker, data: Path, stats: SplitStats, *,
-                 max_shard_bytes: int, row_group: int, bar: Any) -> None:
+                 max_shard_bytes: int, row_group: int, bar: Any, prefix: str = DATA_DIR) -> None:
     writer = ShardWriter(data, split, max_bytes=max_shard_bytes, row_group=row_group)
     buffer: list[dict[str, Any]] = []
     for row in maker.rows(release.items[split], stats.file):
@@ -178,18 +211,19 @@ def _write_split(release: Release, split: str, maker: RowMaker, data: Path, stat
             buffer = []
         bar.update(1)
     writer.write(buffer)
-    stats.shards = [f"{DATA_DIR}/{name}" for name in writer.finish()]
+    stats.shards = [f"{prefix}/{name}" for name in writer.finish()]
     stats.num_bytes = writer.num_bytes
 
 
 def build_dataset(release: str | Path, out: str | Path, *, images: str | Path | None = None,
                   allow_missing_images: bool = False, image_check: ImageCheck = "fast", overwrite: bool = False,
                   max_shard_bytes: int = DEFAULT_SHARD_BYTES, row_group: int = DEFAULT_ROW_GROUP,
-                  license: str = "unknown", progress: bool = True) -> BuildSummary:
+                  license: str = "unknown", progress: bool = True,
+                  subsets: Iterable[Subset] = ()) -> BuildSummary:
     """Build the dataset folder `out` from the split files in `release` (images under `images`, default
     `release`). Raises :class:`~scale_vqa.problems.InputError` listing every problem (bad records, missing or
     broken image files), FileNotFoundError / FileExistsError / ValueError for unusable folders; `out` is then
-    left as it was."""
+    left as it was. Each of `subsets` becomes an extra config (``load_dataset(out, name)``)."""
     from tqdm.auto import tqdm
 
     from .card import render_card
@@ -199,6 +233,15 @@ def build_dataset(release: str | Path, out: str | Path, *, images: str | Path | 
         hint = " and was not made by `scale-vqa build`" if overwrite else "; pass --overwrite to replace it"
         raise FileExistsError(f"{out} exists{hint}")
     rel = load_release(release, images, allow_missing_images=allow_missing_images)
+    subsets = list(subsets)
+    known = {item.id for items in rel.items.values() for item in items}
+    for sub in subsets:
+        unknown = sorted(sub.ids - known)
+        if unknown:
+            raise ValueError(f"subset {sub.name} ({sub.file}): {len(unknown)} id(s) not in the release, e.g. "
+                             + ", ".join(unknown[:5]))
+    if len({sub.name for sub in subsets}) < len(subsets):
+        raise ValueError("two subsets have the same config name")
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
     try:
@@ -207,14 +250,25 @@ def build_dataset(release: str | Path, out: str | Path, *, images: str | Path | 
         data.mkdir()
         maker = RowMaker(rel.image_root, check=image_check, allow_missing_images=allow_missing_images)
         splits: dict[str, SplitStats] = {}
-        with tqdm(total=rel.n_items, desc="build", unit="item", disable=not progress) as bar:
+        total = rel.n_items + sum(len(sub.ids) for sub in subsets)
+        with tqdm(total=total, desc="build", unit="item", disable=not progress) as bar:
             for split, file in rel.files.items():
                 splits[split] = SplitStats(split, str(file))
                 _write_split(rel, split, maker, data, splits[split], max_shard_bytes=max_shard_bytes,
                              row_group=row_group, bar=bar)
+            for sub in subsets:
+                folder = data / sub.name
+                folder.mkdir()
+                picked = Release(rel.files, {k: [it for it in v if it.id in sub.ids] for k, v in rel.items.items()},
+                                 rel.image_root)
+                for split, file in rel.files.items():
+                    if picked.items[split]:
+                        sub.splits[split] = SplitStats(split, str(file))
+                        _write_split(picked, split, maker, folder, sub.splits[split], max_shard_bytes=max_shard_bytes,
+                                     row_group=row_group, bar=bar, prefix=f"{DATA_DIR}/{sub.name}")
         maker.raise_errors(f"images of release {release}")
         summary = BuildSummary(out, splits, rel.warnings + maker.warnings,
-                               {p.name: sha256_file(p) for p in rel.files.values()})
+                               {p.name: sha256_file(p) for p in rel.files.values()}, {s.name: s for s in subsets})
         (tmp / CARD).write_text(render_card(summary, license=license), encoding="utf-8")
         write_checksums(tmp)
         _replace(tmp, out)
@@ -239,6 +293,8 @@ def _replace(tmp: Path, out: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
-def data_files(summary: BuildSummary) -> Iterable[tuple[str, str]]:
-    """(split, glob) pairs for the card's ``configs`` section."""
+def data_files(summary: BuildSummary, subset: str | None = None) -> Iterable[tuple[str, str]]:
+    """(split, glob) pairs for the card's ``configs`` section (of the default config, or of a subset)."""
+    if subset is not None:
+        return ((name, f"{DATA_DIR}/{subset}/{name}-*") for name in summary.subsets[subset].splits)
     return ((name, f"{DATA_DIR}/{name}-*") for name in summary.splits)

@@ -313,3 +313,32 @@ def test_demo_builds_its_release_into_a_dataset(tmp_path, capsys) -> None:
     assert "== 4. scale-vqa build" in text and "60 rows" in text and "id val-00001, 3 images" in text
     assert verify_checksums(out / "dataset") == []
     assert load_dataset(str(out / "dataset"), split="validation", cache_dir=str(tmp_path / "c")).num_rows == 60
+
+
+def test_audit_hard_subset_becomes_a_config(tmp_path, capsys) -> None:
+    """The audit's unflagged items, built as an extra config beside `default` (a vision-indispensable set)."""
+    pytest.importorskip("sklearn")
+    demo = _demo(tmp_path)
+    subset = tmp_path / "hard.json"
+    assert main(["audit", str(demo / "val.json"), "--adversaries", "heuristics,learned", "--folds", "3",
+                 "--permutations", "200", "--out", str(tmp_path / "audit"), "--quiet",
+                 "--write-subset", str(subset)]) == 0
+    construction = json.loads((tmp_path / "hard.construction.json").read_text())
+    out = tmp_path / "out"
+    assert main(["build", "--release", str(demo), "--images", str(demo / "images"), "--out", str(out), "--quiet",
+                 "--config", f"hard={subset}"]) == 0
+    hard = load_dataset(str(out), "hard", split="validation", cache_dir=str(tmp_path / "cache"))
+    full = load_dataset(str(out), split="validation", cache_dir=str(tmp_path / "cache"))
+    assert sorted(hard["id"]) == sorted(construction["kept_ids"])
+    assert full.num_rows == 60 and hard.num_rows == construction["n_kept"] < 60
+    assert hard.features == full.features and hard[0]["low_mag"] is not None
+    card = (out / "README.md").read_text()
+    assert "config_name: hard" in card and "### `hard`" in card and "scale-vqa audit --write-subset" in card
+    assert verify_checksums(out) == []
+    bad = tmp_path / "bad.json"
+    bad.write_text(subset.read_text().replace('"id": "val-', '"id": "zzz-', 1))
+    capsys.readouterr()
+    assert main(["build", "--release", str(demo), "--images", str(demo / "images"), "--out", str(tmp_path / "o2"),
+                 "--quiet", "--config", f"hard={bad}"]) == 1
+    assert "not in the release" in capsys.readouterr().err and not (tmp_path / "o2").exists()
+    assert main(["build", "--release", str(demo), "--out", str(tmp_path / "o3"), "--config", "Bad Name=x"]) == 1

@@ -25,6 +25,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--overwrite", action="store_true", help="replace OUT if an earlier build made it")
     p.add_argument("--max-shard-size", type=int, default=500, metavar="MB", help="shard size (default 500 MB)")
     p.add_argument("--license", default="unknown", help="license id for the card (default: unknown)")
+    p.add_argument("--config", action="append", default=[], metavar="NAME=FILE",
+                   help="add a config holding only the items listed in FILE (e.g. the hard subset written by "
+                        "`scale-vqa audit --write-subset`); repeatable")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=run)
 
@@ -37,12 +40,18 @@ def run(args: argparse.Namespace) -> int:
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         return 1
-    from builders.export import build_dataset
+    from builders.export import build_dataset, read_subset
     try:
+        subsets = []
+        for spec in args.config:
+            name, sep, path = spec.partition("=")
+            if not sep or not path:
+                raise ValueError(f"--config {spec!r}: use NAME=FILE")
+            subsets.append(read_subset(name.strip(), path.strip()))
         summary = build_dataset(args.release, args.out, images=args.images,
                                 allow_missing_images=args.allow_missing_images, image_check=args.image_check,
                                 overwrite=args.overwrite, max_shard_bytes=args.max_shard_size * 2**20,
-                                license=args.license, progress=not args.quiet)
+                                license=args.license, progress=not args.quiet, subsets=subsets)
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -55,5 +64,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"… and {len(summary.warnings) - 20} more warning(s)", file=sys.stderr)
     print(f"built {summary.out}: " + ", ".join(f"{s.name} {s.n_rows} rows in {len(s.shards)} shard(s)"
                                                for s in summary.splits.values()))
-    print(f'load it with: datasets.load_dataset("{summary.out}")')
+    for name, sub in summary.subsets.items():
+        print(f"config {name}: " + ", ".join(f"{s.name} {s.n_rows} rows" for s in sub.splits.values()))
+    print(f'load it with: datasets.load_dataset("{summary.out}")'
+          + "".join(f' (or "{summary.out}", "{name}")' for name in summary.subsets))
     return 0
