@@ -297,3 +297,15 @@ def test_html_keeps_code_spans_literal():
     page = html_page("# T\n\n`*` = above chance; *shuffled* <b>x</b>\n\n| a | b |\n|---|---|\n| `x*y` | 2 |\n", None)
     assert "<code>*</code> = above chance; <em>shuffled</em> &lt;b&gt;x&lt;/b&gt;" in page
     assert "<td><code>x*y</code></td><td>2</td>" in page and "<h1>T</h1>" in page
+
+
+def test_items_with_different_option_counts():
+    items = [it.with_(id=f"k3-{i}") for i, it in enumerate(edited_items(60, seed=1, n_options=3))]
+    items += [it.with_(id=f"k6-{i}") for i, it in enumerate(edited_items(60, seed=2, n_options=6))]
+    audit = run_audit(items, resolve(["centroid_jacc", "lr_dense", "position_prior"]), permutations=200,
+                      progress=False)
+    s = {a.name: a for a in audit.adversaries}["centroid_jacc"].stats["all"]
+    assert s.chance == pytest.approx((1 / 3 + 1 / 6) / 2)
+    assert s.kappa == pytest.approx((s.accuracy - s.chance) / (1 - s.chance))
+    letters = {c.name for c in artifact_checks(items) if c.name.startswith("letter_")}
+    assert letters == {f"letter_{x}" for x in "ABCDEF"}
