@@ -227,7 +227,8 @@ def extract(slides: Sequence[str | Path], out: str | Path, config: ExtractConfig
             records = _read_all(pool, plans, tmp, config, progress, tqdm)
         ok = [p for p in plans if p.status == "ok"]
         if not ok:
-            reasons = "\n  ".join(f"{p.path}: {p.error}" for p in plans)
+            reasons = "\n  ".join(p.error if p.error and p.error.startswith(str(p.path)) else f"{p.path}: {p.error}"
+                                   for p in plans)
             raise RuntimeError(f"no slide could be extracted:\n  {reasons}")
         (tmp / MANIFEST).write_text(json.dumps(records, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
         report = {"config": asdict(config), "slides": [_plan_dict(p) for p in plans]}

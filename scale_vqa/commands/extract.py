@@ -58,6 +58,7 @@ def run(args: argparse.Namespace) -> int:
         if plan.status == "ok":
             print(f"{plan.path}: {len(plan.regions)} triplet(s), base {plan.base_mag:g}× ({plan.mag_source})")
         else:
-            print(f"{plan.path}: skipped: {plan.error}", file=sys.stderr)
+            reason = str(plan.error).removeprefix(f"{plan.path}: ")
+            print(f"{plan.path}: skipped: {reason}", file=sys.stderr)
     print(f"wrote {len(summary.records)} triplet(s) to {summary.out}; manifest: {summary.out / MANIFEST}")
     return 0
