@@ -1,0 +1,54 @@
+"""One submission, end to end and without a web framework: validate the upload and the model details, score it
+against the hidden key with the core scorer, apply the anti-gaming rules and store the row atomically.
+Nothing is stored when anything is rejected."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from scale_vqa.item import Item
+from scale_vqa.scoring import ScoreReport, score
+
+from .rules import Decision, Policy, decide
+from .store import Row, Store
+from .submission import MAX_BYTES, SubmissionError, check_meta, parse_submission
+
+DEFAULT_POLICY = Policy()
+
+
+@dataclass(frozen=True)
+class Outcome:
+    decision: Decision
+    row: Row | None
+    report: ScoreReport
+
+
+def public_scores(report: ScoreReport) -> dict[str, Any]:
+    """The aggregate numbers a row shows (no per-item correctness: that would reveal the key)."""
+    d = report.to_dict()
+    keep = ("n_items", "macro", "micro", "strict_macro", "strict_micro", "format_rate", "n_outputs", "per_dimension")
+    return {k: d[k] for k in keep}
+
+
+def submit(store: Store, key: Sequence[Item], data: bytes, *, submitter: str, model: str, link: str,
+           paper: str = "", policy: Policy = DEFAULT_POLICY, max_bytes: int = MAX_BYTES,
+           now: float | None = None) -> Outcome:
+    """Validate, score and store one upload; raises :class:`SubmissionError` for a rejected one."""
+    submitter = (submitter or "").strip()
+    if not submitter:
+        raise SubmissionError("sign in (or give your name) before submitting")
+    meta = check_meta(model, link, paper)
+    sub = parse_submission(data, key, max_bytes=max_bytes)
+    report = score(key, sub.predictions)
+    letters = sub.letters(key)
+    now = time.time() if now is None else now
+    entry = {"submitter": submitter, "model": meta.model, "link": meta.link, "paper": meta.paper, "kind": sub.kind,
+             "file_sha256": sub.file_sha256, "letters": letters, "scores": public_scores(report), "created": now}
+    decision, row = store.submit(entry, lambda earlier: decide(submitter, meta.model, sub.file_sha256, letters,
+                                                                earlier, now, policy))
+    if decision.action == "refuse":
+        raise SubmissionError(f"not accepted: {decision.reason}")
+    return Outcome(decision, row, report)

@@ -1,0 +1,140 @@
+"""Where submissions live. :class:`Store` is the small interface the app uses; :class:`SQLiteStore` is the
+embedded default (WAL, busy timeout, ``BEGIN IMMEDIATE`` so the anti-gaming check and the insert are one
+atomic step even with concurrent uploads). Rows are retracted, never deleted."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from .rules import Decision, Earlier
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS submissions (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    submitter TEXT NOT NULL,
+    model TEXT NOT NULL,
+    link TEXT NOT NULL,
+    paper TEXT NOT NULL DEFAULT '',
+    kind TEXT NOT NULL,
+    file_sha256 TEXT NOT NULL,
+    letters TEXT NOT NULL,
+    scores TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('published', 'held', 'retracted')),
+    reason TEXT NOT NULL DEFAULT '',
+    created REAL NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS one_file_per_model ON submissions (submitter, model, file_sha256);
+CREATE INDEX IF NOT EXISTS by_submitter ON submissions (submitter, created);
+"""
+
+
+@dataclass(frozen=True)
+class Row:
+    id: int
+    submitter: str
+    model: str
+    link: str
+    paper: str
+    kind: str
+    file_sha256: str
+    letters: dict[str, str | None]
+    scores: dict[str, Any]
+    status: str
+    reason: str
+    created: float
+
+    def earlier(self) -> Earlier:
+        return Earlier(self.id, self.submitter, self.model, self.file_sha256, self.letters, self.created, self.status)
+
+
+Decide = Callable[[list[Earlier]], Decision]
+
+
+class Store(Protocol):
+    def submit(self, entry: Mapping[str, Any], decide: Decide) -> tuple[Decision, Row | None]: ...
+    def rows(self, *, statuses: tuple[str, ...] = ("published",)) -> list[Row]: ...
+    def retract(self, row_id: int, reason: str) -> None: ...
+    def submission_counts(self) -> dict[str, int]: ...
+
+
+class SQLiteStore:
+    """The default store: one SQLite file."""
+
+    def __init__(self, path: str | Path, *, timeout: float = 30.0) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.timeout = timeout
+        self._local = threading.local()
+        with self._connect() as db:
+            db.executescript(SCHEMA)
+
+    def _connect(self) -> sqlite3.Connection:
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute(f"PRAGMA busy_timeout={int(self.timeout * 1000)}")
+            db.execute("PRAGMA synchronous=NORMAL")
+            self._local.db = db
+        return db
+
+    @staticmethod
+    def _row(r: tuple[Any, ...]) -> Row:
+        return Row(r[0], r[1], r[2], r[3], r[4], r[5], r[6], json.loads(r[7]), json.loads(r[8]), r[9], r[10], r[11])
+
+    COLUMNS = "id, submitter, model, link, paper, kind, file_sha256, letters, scores, status, reason, created"
+
+    def submit(self, entry: Mapping[str, Any], decide: Decide) -> tuple[Decision, Row | None]:
+        """Atomically: read earlier rows, apply `decide`, insert when it says publish or hold."""
+        db = self._connect()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            earlier = [self._row(r).earlier() for r in db.execute(f"SELECT {self.COLUMNS} FROM submissions")]
+            decision = decide(earlier)
+            row = None
+            if decision.action == "duplicate" and decision.existing is not None:
+                row = self._row(db.execute(f"SELECT {self.COLUMNS} FROM submissions WHERE id = ?",
+                                           (decision.existing,)).fetchone())
+            elif decision.action in ("publish", "hold"):
+                status = "published" if decision.action == "publish" else "held"
+                cur = db.execute(
+                    "INSERT INTO submissions (submitter, model, link, paper, kind, file_sha256, letters, scores, "
+                    "status, reason, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (entry["submitter"], entry["model"], entry["link"], entry.get("paper", ""), entry["kind"],
+                     entry["file_sha256"], json.dumps(entry["letters"]), json.dumps(entry["scores"]), status,
+                     decision.reason, entry.get("created", time.time())))
+                row = self._row(db.execute(f"SELECT {self.COLUMNS} FROM submissions WHERE id = ?",
+                                           (cur.lastrowid,)).fetchone())
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        return decision, row
+
+    def rows(self, *, statuses: tuple[str, ...] = ("published",)) -> list[Row]:
+        marks = ",".join("?" * len(statuses))
+        cur = self._connect().execute(
+            f"SELECT {self.COLUMNS} FROM submissions WHERE status IN ({marks}) ORDER BY id", statuses)
+        return [self._row(r) for r in cur]
+
+    def retract(self, row_id: int, reason: str) -> None:
+        """Mark a row retracted (it stays in the database and in the submitter's count)."""
+        cur = self._connect().execute("UPDATE submissions SET status = 'retracted', reason = ? WHERE id = ?",
+                                      (reason, row_id))
+        if cur.rowcount != 1:
+            raise KeyError(f"no submission #{row_id}")
+
+    def submission_counts(self) -> dict[str, int]:
+        """Submissions per submitter, every status included (public: it shows how often each one tried)."""
+        cur = self._connect().execute("SELECT submitter, COUNT(*) FROM submissions GROUP BY submitter")
+        return dict(cur.fetchall())
+
+    def integrity_ok(self) -> bool:
+        return self._connect().execute("PRAGMA integrity_check").fetchone()[0] == "ok"

@@ -1,0 +1,210 @@
+"""Reading and validating a leaderboard upload: our predictions JSONL or an lm-eval ``samples_*.jsonl`` log,
+checked against the server-side answer key. Pure standard library; errors carry line numbers and are capped.
+
+Accepted:
+
+* predictions JSONL (``scale-vqa score``'s format): ``{"id": …, "prediction": "B"}`` and/or ``"output": raw text``;
+* lm-eval samples (``--log_samples``): one JSON object per line with ``doc`` (carrying the item ``id``) and
+  ``resps`` / ``filtered_resps`` (the raw generation). These are re-scored here from the raw text with the core
+  parser, never trusted for their own metrics.
+
+Refused with an explanation: aggregate-only results (lm-eval ``results_*.json``), JSON arrays, binary files,
+text that is not UTF-8, empty or oversized files, unknown or duplicate ids, missing items, letters outside an
+item's options.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from scale_vqa.item import Item
+from scale_vqa.predictions import Prediction, read_predictions
+
+MAX_BYTES = 8 * 2**20
+"""Default upload limit (a 1005-item predictions file with raw outputs is ~2 MB)."""
+MAX_ERRORS = 20
+"""Errors listed per rejection (the rest are counted)."""
+
+
+class SubmissionError(ValueError):
+    """A rejected upload: `problems` lists what is wrong (capped), `summary` says it in one line."""
+
+    def __init__(self, summary: str, problems: Sequence[str] = ()) -> None:
+        self.summary = summary
+        self.problems = list(problems[:MAX_ERRORS])
+        self.more = max(0, len(problems) - MAX_ERRORS)
+        super().__init__(self.render())
+
+    def render(self) -> str:
+        lines = [self.summary, *(f"  {p}" for p in self.problems)]
+        if self.more:
+            lines.append(f"  … and {self.more} more")
+        return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class Submission:
+    """A valid upload: one prediction per key item."""
+
+    predictions: dict[str, Prediction]
+    kind: str
+    """``predictions`` or ``lm-eval-samples``."""
+    file_sha256: str
+
+    def letters(self, key: Sequence[Item]) -> dict[str, str | None]:
+        """Each item's answer letter as the core parser reads it (what near-duplicate checks compare)."""
+        from scale_vqa.scoring import judge
+
+        return {item.id: judge(item, self.predictions.get(item.id)).letter for item in key}
+
+
+def _decode(data: bytes, max_bytes: int) -> str:
+    if not data.strip():
+        raise SubmissionError("the file is empty")
+    if len(data) > max_bytes:
+        raise SubmissionError(f"the file is {len(data) / 2**20:.1f} MB; the limit is {max_bytes / 2**20:.1f} MB")
+    head = data[:8192]
+    if b"\x00" in head or head.startswith((b"\x1f\x8b", b"PK\x03\x04", b"\x89PNG", b"%PDF")):
+        raise SubmissionError("this is a binary file (compressed, image or document?); upload the .jsonl text file")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise SubmissionError(f"the file is not UTF-8 text: byte 0x{data[exc.start]:02x} on line {line} "
+                              "(save it as UTF-8)") from None
+
+
+def _refuse_aggregates(text: str) -> None:
+    stripped = text.lstrip()
+    if stripped.startswith("["):
+        raise SubmissionError("a JSON array is not accepted: upload JSON Lines, one prediction object per line")
+    if not stripped.startswith("{"):
+        return
+    try:
+        whole = json.loads(stripped)
+    except ValueError:
+        return  # several lines: JSONL, checked line by line
+    if isinstance(whole, dict) and ("results" in whole or "groups" in whole or "versions" in whole):
+        raise SubmissionError("this looks like an lm-eval results file (aggregate scores only). The leaderboard "
+                              "scores every item itself: upload the samples_*.jsonl that lm-eval writes with "
+                              "--log_samples, or a predictions JSONL ({\"id\": …, \"prediction\": \"B\"})")
+
+
+def _is_sample(obj: Any) -> bool:
+    return isinstance(obj, dict) and "doc" in obj and ("resps" in obj or "filtered_resps" in obj)
+
+
+def _first_text(value: Any) -> str | None:
+    """The generated text in lm-eval's nested ``resps`` / ``filtered_resps`` lists."""
+    while isinstance(value, list) and value:
+        value = value[0]
+    return value if isinstance(value, str) else None
+
+
+def _samples(text: str) -> tuple[dict[str, Prediction], list[str]]:
+    preds: dict[str, Prediction] = {}
+    first: dict[str, int] = {}
+    problems: list[str] = []
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            obj = json.loads(line)
+        except ValueError as exc:
+            problems.append(f"line {n}: not valid JSON ({exc.msg})")
+            continue
+        if not _is_sample(obj):
+            problems.append(f"line {n}: not an lm-eval sample (needs \"doc\" and \"resps\" or \"filtered_resps\")")
+            continue
+        doc = obj["doc"]
+        item_id = doc.get("id") if isinstance(doc, dict) else None
+        if not isinstance(item_id, str) or not item_id:
+            problems.append(f"line {n}: doc.id missing (run the Scale-VQA task, whose docs carry item ids)")
+            continue
+        output = _first_text(obj.get("filtered_resps")) or _first_text(obj.get("resps"))
+        if output is None:
+            problems.append(f"line {n}: no generated text in resps / filtered_resps")
+            continue
+        if item_id in first:
+            problems.append(f"line {n}: duplicate id {item_id!r} (first on line {first[item_id]})")
+            continue
+        first[item_id] = n
+        preds[item_id] = Prediction(output=output)
+    return preds, problems
+
+
+def _predictions(text: str) -> tuple[dict[str, Prediction], list[str]]:
+    """Our predictions JSONL, read by the core reader (the one the `score` command uses)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "upload.jsonl"
+        path.write_text(text, encoding="utf-8")
+        preds, report = read_predictions(path)
+    problems = [f"line {p.line}: {(p.field + ': ') if p.field else ''}{p.message}" for p in report.errors]
+    return preds, problems
+
+
+def parse_submission(data: bytes, key: Sequence[Item], *, max_bytes: int = MAX_BYTES) -> Submission:
+    """Validate an upload against the answer key; raises :class:`SubmissionError` on any problem."""
+    text = _decode(data, max_bytes)
+    _refuse_aggregates(text)
+    first_line = next((line for line in text.splitlines() if line.strip()), "")
+    try:
+        kind = "lm-eval-samples" if _is_sample(json.loads(first_line)) else "predictions"
+    except ValueError:
+        kind = "predictions"
+    preds, problems = _samples(text) if kind == "lm-eval-samples" else _predictions(text)
+    if problems:
+        raise SubmissionError(f"{len(problems)} line(s) could not be read", problems)
+    by_id: Mapping[str, Item] = {item.id: item for item in key}
+    unknown = [pid for pid in preds if pid not in by_id]
+    if unknown:
+        raise SubmissionError(f"{len(unknown)} id(s) are not in the answer key (wrong split or id scheme?)",
+                              [f"unknown id {pid!r}" for pid in unknown])
+    out_of_range = [f"{pid}: letter {p.letter} but the item has options {by_id[pid].letters}"
+                    for pid, p in preds.items() if p.letter is not None and p.letter not in by_id[pid].letters]
+    if out_of_range:
+        raise SubmissionError(f"{len(out_of_range)} prediction(s) name a letter the item does not have", out_of_range)
+    missing = [item.id for item in key if item.id not in preds]
+    if missing:
+        raise SubmissionError(f"{len(missing)} of {len(key)} items have no prediction; submit every item "
+                              "(answer null or an empty output for items your model skipped)",
+                              [f"missing id {pid!r}" for pid in missing])
+    return Submission(preds, kind, hashlib.sha256(data).hexdigest())
+
+
+_URL = re.compile(r"https?://[^\s<>\"']+", re.IGNORECASE)
+_ARXIV = re.compile(r"(arXiv:)?\d{4}\.\d{4,5}(v\d+)?", re.IGNORECASE)
+_NAME_BAD = re.compile(r"[<>\"'`\\/{}]|\.\.|[\x00-\x1f\x7f]|javascript:", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Meta:
+    """What a submitter says about the model (shown publicly, so strictly checked)."""
+
+    model: str
+    link: str
+    paper: str = ""
+
+
+def check_meta(model: str, link: str, paper: str = "") -> Meta:
+    """Validated metadata; raises :class:`SubmissionError` listing every bad field."""
+    model, link, paper = (model or "").strip(), (link or "").strip(), (paper or "").strip()
+    problems = []
+    if not 2 <= len(model) <= 80:
+        problems.append("model name: 2–80 characters")
+    elif _NAME_BAD.search(model):
+        problems.append("model name: no HTML, quotes, slashes, '..' or control characters")
+    if not _URL.fullmatch(link):
+        problems.append("link: an http(s) URL to the model (weights, repository or API page)")
+    if paper and not (_URL.fullmatch(paper) or _ARXIV.fullmatch(paper)):
+        problems.append("paper: an http(s) URL or an arXiv id like 2606.17412")
+    if problems:
+        raise SubmissionError("the model details are not valid", problems)
+    return Meta(model, link, paper)
