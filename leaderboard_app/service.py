@@ -33,22 +33,29 @@ def public_scores(report: ScoreReport) -> dict[str, Any]:
     return {k: d[k] for k in keep}
 
 
+VARIANTS = {"standard": "all three images", "blind": "no images (text only)"}
+"""What a submission ran: the model with its images, or the same model without them (the blind column)."""
+
+
 def submit(store: Store, key: Sequence[Item], data: bytes, *, submitter: str, model: str, link: str,
-           paper: str = "", policy: Policy = DEFAULT_POLICY, max_bytes: int = MAX_BYTES,
+           paper: str = "", variant: str = "standard", policy: Policy = DEFAULT_POLICY, max_bytes: int = MAX_BYTES,
            now: float | None = None) -> Outcome:
     """Validate, score and store one upload; raises :class:`SubmissionError` for a rejected one."""
     submitter = (submitter or "").strip()
     if not submitter:
         raise SubmissionError("sign in (or give your name) before submitting")
     meta = check_meta(model, link, paper)
+    if variant not in VARIANTS:
+        raise SubmissionError(f"unknown variant {variant!r}: one of {', '.join(VARIANTS)}")
     sub = parse_submission(data, key, max_bytes=max_bytes)
     report = score(key, sub.predictions)
     letters = sub.letters(key)
     now = time.time() if now is None else now
     entry = {"submitter": submitter, "model": meta.model, "link": meta.link, "paper": meta.paper, "kind": sub.kind,
+             "variant": variant,
              "file_sha256": sub.file_sha256, "letters": letters, "scores": public_scores(report), "created": now}
-    decision, row = store.submit(entry, lambda earlier: decide(submitter, meta.model, sub.file_sha256, letters,
-                                                                earlier, now, policy))
+    decision, row = store.submit(entry, lambda earlier: decide(submitter, f"{meta.model} [{variant}]",
+                                                                sub.file_sha256, letters, earlier, now, policy))
     if decision.action == "refuse":
-        raise SubmissionError(f"not accepted: {decision.reason}")
+        raise SubmissionError(decision.reason)
     return Outcome(decision, row, report)

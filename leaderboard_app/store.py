@@ -23,6 +23,7 @@ CREATE TABLE IF NOT EXISTS submissions (
     link TEXT NOT NULL,
     paper TEXT NOT NULL DEFAULT '',
     kind TEXT NOT NULL,
+    variant TEXT NOT NULL DEFAULT 'standard',
     file_sha256 TEXT NOT NULL,
     letters TEXT NOT NULL,
     scores TEXT NOT NULL,
@@ -30,7 +31,7 @@ CREATE TABLE IF NOT EXISTS submissions (
     reason TEXT NOT NULL DEFAULT '',
     created REAL NOT NULL
 );
-CREATE UNIQUE INDEX IF NOT EXISTS one_file_per_model ON submissions (submitter, model, file_sha256);
+CREATE UNIQUE INDEX IF NOT EXISTS one_file_per_model ON submissions (submitter, model, variant, file_sha256);
 CREATE INDEX IF NOT EXISTS by_submitter ON submissions (submitter, created);
 """
 
@@ -43,6 +44,7 @@ class Row:
     link: str
     paper: str
     kind: str
+    variant: str
     file_sha256: str
     letters: dict[str, str | None]
     scores: dict[str, Any]
@@ -51,7 +53,8 @@ class Row:
     created: float
 
     def earlier(self) -> Earlier:
-        return Earlier(self.id, self.submitter, self.model, self.file_sha256, self.letters, self.created, self.status)
+        return Earlier(self.id, self.submitter, f"{self.model} [{self.variant}]", self.file_sha256, self.letters,
+                       self.created, self.status)
 
 
 Decide = Callable[[list[Earlier]], Decision]
@@ -87,9 +90,9 @@ class SQLiteStore:
 
     @staticmethod
     def _row(r: tuple[Any, ...]) -> Row:
-        return Row(r[0], r[1], r[2], r[3], r[4], r[5], r[6], json.loads(r[7]), json.loads(r[8]), r[9], r[10], r[11])
+        return Row(*r[:8], json.loads(r[8]), json.loads(r[9]), r[10], r[11], r[12])
 
-    COLUMNS = "id, submitter, model, link, paper, kind, file_sha256, letters, scores, status, reason, created"
+    COLUMNS = "id, submitter, model, link, paper, kind, variant, file_sha256, letters, scores, status, reason, created"
 
     def submit(self, entry: Mapping[str, Any], decide: Decide) -> tuple[Decision, Row | None]:
         """Atomically: read earlier rows, apply `decide`, insert when it says publish or hold."""
@@ -105,10 +108,11 @@ class SQLiteStore:
             elif decision.action in ("publish", "hold"):
                 status = "published" if decision.action == "publish" else "held"
                 cur = db.execute(
-                    "INSERT INTO submissions (submitter, model, link, paper, kind, file_sha256, letters, scores, "
-                    "status, reason, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO submissions (submitter, model, link, paper, kind, variant, file_sha256, letters, "
+                    "scores, status, reason, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (entry["submitter"], entry["model"], entry["link"], entry.get("paper", ""), entry["kind"],
-                     entry["file_sha256"], json.dumps(entry["letters"]), json.dumps(entry["scores"]), status,
+                     entry.get("variant", "standard"), entry["file_sha256"], json.dumps(entry["letters"]),
+                     json.dumps(entry["scores"]), status,
                      decision.reason, entry.get("created", time.time())))
                 row = self._row(db.execute(f"SELECT {self.COLUMNS} FROM submissions WHERE id = ?",
                                            (cur.lastrowid,)).fetchone())

@@ -19,6 +19,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "scale_vqa.commands.build",
     "scale_vqa.commands.push",
     "scale_vqa.commands.extract",
+    "scale_vqa.commands.leaderboard",
 )
 """Modules with ``add_parser(subparsers)``; a spoke adds its own light command module here."""
 

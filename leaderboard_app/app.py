@@ -1,0 +1,151 @@
+"""The Gradio 6 leaderboard page: the ranked table (search, sort, filter, CSV/JSON export, per-dimension plot of
+the top models) and the submission form. Everything it shows is computed by :mod:`leaderboard_app.service` and
+:mod:`leaderboard_app.table`; the answer key is read once at start and never served."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from scale_vqa.dimensions import DIMENSIONS
+from scale_vqa.release import load_items
+
+from .rules import Policy
+from .service import VARIANTS, submit
+from .store import SQLiteStore, Store
+from .submission import MAX_BYTES, SubmissionError
+from .table import HEADERS, build_table, display_rows, to_csv, to_json
+
+INTRO = """# Scale-VQA leaderboard
+Cross-scale pathology VQA: multiple-choice questions on one region at 1×, 4× and 20×. Upload your model's
+**per-item predictions** (our predictions JSONL or lm-eval's `samples_*.jsonl`); they are scored here against a
+hidden answer key with the same parser and scorer as `scale-vqa score`. Submit the **blind** run of the same model
+too (no images), so readers can see how much of its score needs the images.
+
+Rules: every item must be answered; the same file twice is stored once; at most {quota} submissions per day;
+near-identical resubmissions (which probe the hidden answers) are refused; answers identical to another account's
+are held for review. Rows are retracted, never deleted, and each submitter's number of submissions is public."""
+
+
+def plot_top(table: list[Any], top: int = 5) -> Any:
+    """Grouped bars: accuracy per dimension of the top measured models (and published rows)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [r for r in table if r.source == "measured"][:top] + [r for r in table if r.source == "published"]
+    fig, ax = plt.subplots(figsize=(9, 3.6))
+    width = 0.8 / max(1, len(rows))
+    for j, r in enumerate(rows):
+        xs = [i + (j - (len(rows) - 1) / 2) * width for i in range(len(DIMENSIONS))]
+        label = r.model + (" (published)" if r.source != "measured" else "")
+        ax.bar(xs, [100 * v for v in r.dims], width, label=label)
+    ax.set_xticks(range(len(DIMENSIONS)), [d.short for d in DIMENSIONS])
+    ax.set_ylim(0, 100)
+    ax.set_ylabel("accuracy (%)")
+    ax.legend(fontsize=8, loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+def make_app(key_path: str | Path, store: Store, *, policy: Policy | None = None, max_bytes: int = MAX_BYTES,
+             on_space: bool | None = None) -> Any:
+    """The Blocks app. Identity: the HF login on a Space; the authenticated user when the server has an
+    auth dependency (tests send a header); otherwise the name typed into the form (local use)."""
+    import gradio as gr
+
+    key = load_items(key_path)
+    policy = policy or Policy()
+    on_space = bool(os.environ.get("SPACE_ID")) if on_space is None else on_space
+    exports = Path(tempfile.mkdtemp(prefix="scale-vqa-leaderboard-"))
+
+    def current(query: str = "") -> tuple[list[list[str]], Any, str, str]:
+        table = build_table(store.rows(statuses=("published",)), key)
+        counts = store.submission_counts()
+        rows = display_rows(table, counts)
+        if query:
+            rows = [r for r in rows if query.lower() in " ".join(r).lower()]
+        (exports / "leaderboard.csv").write_text(to_csv(table), encoding="utf-8")
+        (exports / "leaderboard.json").write_text(to_json(table), encoding="utf-8")
+        return rows, plot_top(table), str(exports / "leaderboard.csv"), str(exports / "leaderboard.json")
+
+    def handle(model: str, link: str, paper: str, variant: str, name: str, data: bytes | None,
+               signed_in: str | None) -> tuple[str, list[list[str]], Any, str, str]:
+        who = signed_in or (None if on_space else name)
+        if data is None:
+            message = "**Not accepted:** choose a file to upload."
+        else:
+            try:
+                out = submit(store, key, data, submitter=who or "", model=model, link=link, paper=paper,
+                             variant=variant, policy=policy, max_bytes=max_bytes)
+                rep, d = out.report, out.decision
+                status = {"publish": "published", "hold": "held for review", "duplicate": "already stored"}[d.action]
+                message = (f"**{status.capitalize()}** (#{out.row.id}): {model} — AVG {100 * rep.macro:.2f}, "
+                           + ", ".join(f"{dim.short} {100 * s.accuracy.value:.1f}"
+                                       for dim, s in rep.per_dimension.items())
+                           + (f", format {100 * rep.format_rate:.1f} %" if rep.format_rate is not None else "")
+                           + (f". {d.reason}" if d.reason else "."))
+            except SubmissionError as exc:
+                message = "**Not accepted:** " + exc.summary + "".join(f"\n- {p}" for p in exc.problems) + (
+                    f"\n- … and {exc.more} more" if exc.more else "")
+        return (message, *current())
+
+    # Gradio injects the Hugging Face login (on a Space) or the request (whose user an auth dependency sets) into
+    # a parameter annotated with the real class; annotations are set here because this module's are strings.
+    if on_space:
+        def on_submit(model: str, link: str, paper: str, variant: str, name: str, data: bytes | None,
+                      profile: Any) -> tuple[str, list[list[str]], Any, str, str]:
+            return handle(model, link, paper, variant, name, data, getattr(profile, "username", None))
+
+        on_submit.__annotations__["profile"] = gr.OAuthProfile | None
+    else:
+        def on_submit(model: str, link: str, paper: str, variant: str, name: str, data: bytes | None,
+                      request: Any) -> tuple[str, list[list[str]], Any, str, str]:
+            return handle(model, link, paper, variant, name, data, getattr(request, "username", None))
+
+        on_submit.__annotations__["request"] = gr.Request
+
+    with gr.Blocks(title="Scale-VQA leaderboard") as demo:
+        gr.Markdown(INTRO.format(quota=policy.quota))
+        with gr.Tab("Leaderboard"):
+            search = gr.Textbox(label="Search models or submitters", placeholder="type to filter")
+            table = gr.Dataframe(headers=HEADERS, datatype=["str"] * len(HEADERS), interactive=False,
+                                 wrap=True, show_search="filter", elem_id="leaderboard-table")
+            plot = gr.Plot(label="Accuracy per dimension (top models)")
+            with gr.Row():
+                csv_file = gr.DownloadButton("Download CSV")
+                json_file = gr.DownloadButton("Download JSON")
+        with gr.Tab("Submit"):
+            if on_space:
+                gr.LoginButton()
+            model = gr.Textbox(label="Model name", elem_id="model-name")
+            link = gr.Textbox(label="Link (weights, repository or API page)", elem_id="model-link")
+            paper = gr.Textbox(label="Paper (optional: URL or arXiv id)")
+            variant = gr.Radio(list(VARIANTS), value="standard", label="Run",
+                               info="standard: all three images; blind: the same model without images")
+            name = gr.Textbox(label="Your name", visible=not on_space, elem_id="submitter")
+            upload = gr.File(label="Predictions JSONL or lm-eval samples_*.jsonl", type="binary",
+                             file_types=[".jsonl", ".json"], elem_id="upload")
+            send = gr.Button("Submit", variant="primary", elem_id="submit")
+            result = gr.Markdown(elem_id="result")
+        outputs = [table, plot, csv_file, json_file]
+        demo.load(current, inputs=[search], outputs=outputs)
+        search.change(current, inputs=[search], outputs=outputs)
+        send.click(on_submit, inputs=[model, link, paper, variant, name, upload], outputs=[result, *outputs],
+                   concurrency_limit=8, api_name="submit")
+    demo.queue(max_size=256, default_concurrency_limit=8)
+    return demo
+
+
+def serve(key: str | Path, db: str | Path, *, host: str = "127.0.0.1", port: int = 7860,
+          auth_dependency: Callable[[Any], str | None] | None = None, max_bytes: int = MAX_BYTES,
+          policy: Policy | None = None, block: bool = True) -> Any:
+    """Start the app on `host`:`port` (the answer key stays outside every served path)."""
+    demo = make_app(key, SQLiteStore(db), policy=policy, max_bytes=max_bytes)
+    demo.launch(server_name=host, server_port=port, max_file_size=max_bytes, auth_dependency=auth_dependency,
+                prevent_thread_lock=not block, quiet=not block, footer_links=[], show_error=True)
+    return demo

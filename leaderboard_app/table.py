@@ -1,0 +1,126 @@
+"""The leaderboard table: one row per (submitter, model), ranked by the macro accuracy over the five dimensions
+(the seed paper's AVG), with Wilson 95 % CIs, strict accuracy, format rate, the model's blind (text-only) score
+when it was submitted, and a "tied" mark when a paired test cannot tell the row from the one above it.
+Published rows from papers are shown as such and never mixed with measured ones."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+
+from scale_vqa.dimensions import DIMENSIONS
+from scale_vqa.item import Item
+from scale_vqa.stats import paired_test
+
+from .store import Row
+
+PUBLISHED = (
+    {"model": "ScaleReasoner-R1", "scores": (80.60, 89.05, 84.58, 76.12, 84.08), "macro": 82.89,
+     "source": "Phan et al. 2026 (arXiv:2606.17412), test split; iMVR-PL/ScaleReasoner-R1 README"},
+)
+"""Published rows (test split only), with their source. Shown beside measured rows, marked "published"."""
+
+TIE_ALPHA = 0.05
+
+
+@dataclass(frozen=True)
+class TableRow:
+    rank: int | None
+    model: str
+    source: str
+    """``measured`` (scored here) or ``published`` (a paper's number)."""
+    submitter: str
+    link: str
+    macro: float
+    macro_ci: tuple[float, float] | None
+    dims: tuple[float, ...]
+    dim_cis: tuple[tuple[float, float], ...] | None
+    strict: float | None
+    format_rate: float | None
+    blind: float | None
+    tied_with_above: bool
+    row_id: int | None
+
+    def to_dict(self) -> dict[str, object]:
+        d = asdict(self)
+        d["dimensions"] = {dim.value: v for dim, v in zip(DIMENSIONS, self.dims, strict=True)}
+        return d
+
+
+def _correct(row: Row, key: Sequence[Item]) -> list[bool]:
+    return [row.letters.get(it.id) == it.answer for it in key]
+
+
+def build_table(rows: Sequence[Row], key: Sequence[Item], *, split: str | None = None) -> list[TableRow]:
+    """Measured rows (published and held-back rows excluded) ranked by macro accuracy, then published rows of
+    the same split."""
+    standard = [r for r in rows if r.variant == "standard" and r.status == "published"]
+    blind = {(r.submitter, r.model): r for r in rows if r.variant == "blind" and r.status == "published"}
+    latest: dict[tuple[str, str], Row] = {}
+    for r in sorted(standard, key=lambda r: r.created):
+        latest[(r.submitter, r.model)] = r
+    ranked = sorted(latest.values(), key=lambda r: -r.scores["macro"]["acc"])
+    out: list[TableRow] = []
+    prev: Row | None = None
+    for i, r in enumerate(ranked, 1):
+        s = r.scores
+        per = [s["per_dimension"].get(d.value) for d in DIMENSIONS]
+        tied = prev is not None and paired_test(_correct(prev, key), _correct(r, key)).p_value >= TIE_ALPHA
+        b = blind.get((r.submitter, r.model))
+        out.append(TableRow(
+            i, r.model, "measured", r.submitter, r.link, s["macro"]["acc"], tuple(s["macro"]["ci95"]),
+            tuple(p["acc"] if p else float("nan") for p in per),
+            tuple(tuple(p["ci95"]) if p else (float("nan"), float("nan")) for p in per),
+            s["strict_macro"], s["format_rate"], b.scores["macro"]["acc"] if b else None, tied, r.id))
+        prev = r
+    if split in (None, "test"):
+        for p in PUBLISHED:
+            out.append(TableRow(None, p["model"], "published", p["source"], "", p["macro"] / 100, None,
+                                tuple(v / 100 for v in p["scores"]), None, None, None, None, False, None))
+    return out
+
+
+def _pct(x: float | None) -> str:
+    return "–" if x is None or x != x else f"{100 * x:.1f}"
+
+
+def _ci(c: tuple[float, float] | None) -> str:
+    return "" if c is None else f" [{100 * c[0]:.1f}–{100 * c[1]:.1f}]"
+
+
+HEADERS = ["#", "Model", "Source", "AVG [95% CI]", *(f"{d.short}" for d in DIMENSIONS), "Strict", "Format",
+           "Blind", "Submitter", "Tied"]
+
+
+def display_rows(table: Sequence[TableRow], counts: dict[str, int] | None = None) -> list[list[str]]:
+    """Pre-formatted cells for the page (Gradio shows numbers as given)."""
+    counts = counts or {}
+    out = []
+    for r in table:
+        cis = r.dim_cis or (None,) * len(DIMENSIONS)
+        who = r.submitter if r.source == "published" else f"{r.submitter} ({counts.get(r.submitter, 0)} submissions)"
+        out.append([
+            "" if r.rank is None else str(r.rank), r.model, r.source, _pct(r.macro) + _ci(r.macro_ci),
+            *(_pct(v) + _ci(c) for v, c in zip(r.dims, cis, strict=True)),
+            _pct(r.strict), _pct(r.format_rate), _pct(r.blind), who,
+            "≈ row above (paired test p ≥ 0.05)" if r.tied_with_above else ""])
+    return out
+
+
+def to_csv(table: Sequence[TableRow]) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(["rank", "model", "source", "submitter", "macro", "macro_lo", "macro_hi",
+                *(d.value for d in DIMENSIONS), "strict", "format_rate", "blind", "tied_with_above"])
+    for r in table:
+        lo, hi = r.macro_ci or (None, None)
+        w.writerow([r.rank, r.model, r.source, r.submitter, r.macro, lo, hi, *r.dims, r.strict, r.format_rate,
+                    r.blind, r.tied_with_above])
+    return buf.getvalue()
+
+
+def to_json(table: Sequence[TableRow]) -> str:
+    return json.dumps([r.to_dict() for r in table], indent=2, ensure_ascii=False)

@@ -1,0 +1,42 @@
+"""``scale-vqa leaderboard``: run the leaderboard app locally (the work lives in ``leaderboard_app``)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("leaderboard", help="run the leaderboard web app (Gradio) against a hidden answer key",
+                       description="Serve the Scale-VQA leaderboard: researchers upload per-item predictions, "
+                                   "which are validated and scored here against KEY (any MCQ file in the release "
+                                   "format; it is never served) and stored in a SQLite database. Needs the 'app' "
+                                   "extra.")
+    p.add_argument("--key", required=True, metavar="FILE", help="answer key: an MCQ file in the release format")
+    p.add_argument("--db", default="leaderboard.sqlite", metavar="PATH", help="SQLite database (created if absent)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=7860)
+    p.add_argument("--max-mb", type=float, default=8.0, help="upload size limit in MB (default 8)")
+    p.add_argument("--quota", type=int, default=5, help="submissions per submitter per 24 h (default 5)")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from . import missing_extra
+
+    problem = missing_extra("app", "gradio", "matplotlib")
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 1
+    from leaderboard_app.app import serve
+    from leaderboard_app.rules import Policy
+
+    from ..problems import InputError
+
+    try:
+        serve(args.key, args.db, host=args.host, port=args.port, max_bytes=int(args.max_mb * 2**20),
+              policy=Policy(quota=args.quota))
+    except (InputError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
