@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from scale_vqa.atomic import atomic_write_text
 from scale_vqa.dimensions import DIMENSIONS
 from scale_vqa.release import load_items
 
@@ -63,18 +64,23 @@ def make_app(key_path: str | Path, store: Store, *, policy: Policy | None = None
     on_space = bool(os.environ.get("SPACE_ID")) if on_space is None else on_space
     exports = Path(tempfile.mkdtemp(prefix="scale-vqa-leaderboard-"))
 
-    def current(query: str = "") -> tuple[list[list[str]], Any, str, str]:
+    def rows_now(query: str = "") -> tuple[list[Any], list[list[str]]]:
         table = build_table(store.rows(statuses=("published",)), key)
-        counts = store.submission_counts()
-        rows = display_rows(table, counts)
+        rows = display_rows(table, store.submission_counts())
         if query:
             rows = [r for r in rows if query.lower() in " ".join(r).lower()]
-        (exports / "leaderboard.csv").write_text(to_csv(table), encoding="utf-8")
-        (exports / "leaderboard.json").write_text(to_json(table), encoding="utf-8")
-        return rows, plot_top(table), str(exports / "leaderboard.csv"), str(exports / "leaderboard.json")
+        return table, rows
+
+    def current(query: str = "") -> tuple[list[list[str]], Any, str, str]:
+        """Table, plot and export files (page load, search, and after a submission in the browser)."""
+        table, rows = rows_now(query)
+        csv_path, json_path = exports / "leaderboard.csv", exports / "leaderboard.json"
+        atomic_write_text(csv_path, to_csv(table))
+        atomic_write_text(json_path, to_json(table))
+        return rows, plot_top(table), str(csv_path), str(json_path)
 
     def handle(model: str, link: str, paper: str, variant: str, name: str, data: bytes | None,
-               signed_in: str | None) -> tuple[str, list[list[str]], Any, str, str]:
+               signed_in: str | None) -> str:
         who = signed_in or (None if on_space else name)
         if data is None:
             message = "**Not accepted:** choose a file to upload."
@@ -82,29 +88,32 @@ def make_app(key_path: str | Path, store: Store, *, policy: Policy | None = None
             try:
                 out = submit(store, key, data, submitter=who or "", model=model, link=link, paper=paper,
                              variant=variant, policy=policy, max_bytes=max_bytes)
-                rep, d = out.report, out.decision
+                d, scores = out.decision, out.row.scores
                 status = {"publish": "published", "hold": "held for review", "duplicate": "already stored"}[d.action]
-                message = (f"**{status.capitalize()}** (#{out.row.id}): {model} — AVG {100 * rep.macro:.2f}, "
-                           + ", ".join(f"{dim.short} {100 * s.accuracy.value:.1f}"
-                                       for dim, s in rep.per_dimension.items())
-                           + (f", format {100 * rep.format_rate:.1f} %" if rep.format_rate is not None else "")
+                per = scores["per_dimension"]
+                avg = 100 * scores["macro"]["acc"]
+                message = (f"**{status.capitalize()}** (#{out.row.id}): {model} — AVG {avg:.2f}, "
+                           + ", ".join(f"{dim.short} {100 * per[dim.value]['acc']:.1f}" for dim in DIMENSIONS
+                                       if dim.value in per)
+                           + (f", format {100 * scores['format_rate']:.1f} %" if scores["format_rate"] is not None
+                              else "")
                            + (f". {d.reason}" if d.reason else "."))
             except SubmissionError as exc:
                 message = "**Not accepted:** " + exc.summary + "".join(f"\n- {p}" for p in exc.problems) + (
                     f"\n- … and {exc.more} more" if exc.more else "")
-        return (message, *current())
+        return message  # the table, plot and exports refresh in a follow-up step (in the browser)
 
     # Gradio injects the Hugging Face login (on a Space) or the request (whose user an auth dependency sets) into
     # a parameter annotated with the real class; annotations are set here because this module's are strings.
     if on_space:
         def on_submit(model: str, link: str, paper: str, variant: str, name: str, data: bytes | None,
-                      profile: Any) -> tuple[str, list[list[str]], Any, str, str]:
+                      profile: Any) -> str:
             return handle(model, link, paper, variant, name, data, getattr(profile, "username", None))
 
         on_submit.__annotations__["profile"] = gr.OAuthProfile | None
     else:
         def on_submit(model: str, link: str, paper: str, variant: str, name: str, data: bytes | None,
-                      request: Any) -> tuple[str, list[list[str]], Any, str, str]:
+                      request: Any) -> str:
             return handle(model, link, paper, variant, name, data, getattr(request, "username", None))
 
         on_submit.__annotations__["request"] = gr.Request
@@ -135,8 +144,9 @@ def make_app(key_path: str | Path, store: Store, *, policy: Policy | None = None
         outputs = [table, plot, csv_file, json_file]
         demo.load(current, inputs=[search], outputs=outputs)
         search.change(current, inputs=[search], outputs=outputs)
-        send.click(on_submit, inputs=[model, link, paper, variant, name, upload], outputs=[result, *outputs],
-                   concurrency_limit=8, api_name="submit")
+        send.click(on_submit, inputs=[model, link, paper, variant, name, upload], outputs=[result],
+                   concurrency_limit=8, api_name="submit").then(current, inputs=[search], outputs=outputs,
+                                                                api_name=False)
     demo.queue(max_size=256, default_concurrency_limit=8)
     return demo
 

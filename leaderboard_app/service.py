@@ -4,6 +4,7 @@ Nothing is stored when anything is rejected."""
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -23,7 +24,8 @@ DEFAULT_POLICY = Policy()
 class Outcome:
     decision: Decision
     row: Row | None
-    report: ScoreReport
+    report: ScoreReport | None
+    """None for an identical retry (the stored row has the scores)."""
 
 
 def public_scores(report: ScoreReport) -> dict[str, Any]:
@@ -47,6 +49,10 @@ def submit(store: Store, key: Sequence[Item], data: bytes, *, submitter: str, mo
     meta = check_meta(model, link, paper)
     if variant not in VARIANTS:
         raise SubmissionError(f"unknown variant {variant!r}: one of {', '.join(VARIANTS)}")
+    existing = store.find(submitter, meta.model, variant, hashlib.sha256(data).hexdigest())
+    if existing is not None:  # an identical retry: the stored row, without validating or scoring again
+        return Outcome(Decision("duplicate", "this file was already submitted for this model", existing.id),
+                       existing, None)
     sub = parse_submission(data, key, max_bytes=max_bytes)
     report = score(key, sub.predictions)
     letters = sub.letters(key)

@@ -4,6 +4,7 @@ atomic step even with concurrent uploads). Rows are retracted, never deleted."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 import threading
@@ -26,6 +27,7 @@ CREATE TABLE IF NOT EXISTS submissions (
     variant TEXT NOT NULL DEFAULT 'standard',
     file_sha256 TEXT NOT NULL,
     letters TEXT NOT NULL,
+    letters_sha256 TEXT NOT NULL DEFAULT '',
     scores TEXT NOT NULL,
     status TEXT NOT NULL CHECK (status IN ('published', 'held', 'retracted')),
     reason TEXT NOT NULL DEFAULT '',
@@ -33,6 +35,7 @@ CREATE TABLE IF NOT EXISTS submissions (
 );
 CREATE UNIQUE INDEX IF NOT EXISTS one_file_per_model ON submissions (submitter, model, variant, file_sha256);
 CREATE INDEX IF NOT EXISTS by_submitter ON submissions (submitter, created);
+CREATE INDEX IF NOT EXISTS by_answers ON submissions (letters_sha256);
 """
 
 
@@ -60,7 +63,13 @@ class Row:
 Decide = Callable[[list[Earlier]], Decision]
 
 
+def letters_digest(letters: Mapping[str, str | None]) -> str:
+    """Hash of a submission's answers (finds identical answer sets without reading every row)."""
+    return hashlib.sha256(json.dumps(dict(sorted(letters.items()))).encode()).hexdigest()
+
+
 class Store(Protocol):
+    def find(self, submitter: str, model: str, variant: str, file_sha256: str) -> Row | None: ...
     def submit(self, entry: Mapping[str, Any], decide: Decide) -> tuple[Decision, Row | None]: ...
     def rows(self, *, statuses: tuple[str, ...] = ("published",)) -> list[Row]: ...
     def retract(self, row_id: int, reason: str) -> None: ...
@@ -94,13 +103,23 @@ class SQLiteStore:
 
     COLUMNS = "id, submitter, model, link, paper, kind, variant, file_sha256, letters, scores, status, reason, created"
 
+    def find(self, submitter: str, model: str, variant: str, file_sha256: str) -> Row | None:
+        """The row already stored for this exact file (cheap: lets a retry skip validation and scoring)."""
+        r = self._connect().execute(
+            f"SELECT {self.COLUMNS} FROM submissions WHERE submitter = ? AND model = ? AND variant = ? "
+            "AND file_sha256 = ?", (submitter, model, variant, file_sha256)).fetchone()
+        return None if r is None else self._row(r)
+
     def submit(self, entry: Mapping[str, Any], decide: Decide) -> tuple[Decision, Row | None]:
-        """Atomically: read earlier rows, apply `decide`, insert when it says publish or hold."""
+        """Atomically: read the rows the rules need (the submitter's own, and others' with the same answers),
+        apply `decide`, insert when it says publish or hold."""
         db = self._connect()
+        letters_sha = letters_digest(entry["letters"])
         db.execute("BEGIN IMMEDIATE")
         try:
-            earlier = [self._row(r).earlier() for r in db.execute(f"SELECT {self.COLUMNS} FROM submissions")]
-            decision = decide(earlier)
+            cur = db.execute(f"SELECT {self.COLUMNS} FROM submissions WHERE submitter = ? OR letters_sha256 = ?",
+                             (entry["submitter"], letters_sha))
+            decision = decide([self._row(r).earlier() for r in cur])
             row = None
             if decision.action == "duplicate" and decision.existing is not None:
                 row = self._row(db.execute(f"SELECT {self.COLUMNS} FROM submissions WHERE id = ?",
@@ -109,11 +128,11 @@ class SQLiteStore:
                 status = "published" if decision.action == "publish" else "held"
                 cur = db.execute(
                     "INSERT INTO submissions (submitter, model, link, paper, kind, variant, file_sha256, letters, "
-                    "scores, status, reason, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "letters_sha256, scores, status, reason, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (entry["submitter"], entry["model"], entry["link"], entry.get("paper", ""), entry["kind"],
                      entry.get("variant", "standard"), entry["file_sha256"], json.dumps(entry["letters"]),
-                     json.dumps(entry["scores"]), status,
-                     decision.reason, entry.get("created", time.time())))
+                     letters_sha, json.dumps(entry["scores"]), status, decision.reason,
+                     entry.get("created", time.time())))
                 row = self._row(db.execute(f"SELECT {self.COLUMNS} FROM submissions WHERE id = ?",
                                            (cur.lastrowid,)).fetchone())
             db.execute("COMMIT")

@@ -23,6 +23,7 @@ from tiny_llm import free_port
 pytestmark = pytest.mark.slow
 KEY = make_key(4)
 LINK = "https://huggingface.co/org/model"
+SEARCH = "/current"
 
 
 @pytest.fixture(scope="module")
@@ -40,6 +41,11 @@ def client(demo, user: str) -> Client:
     return Client(demo.local_url, headers={"x-test-user": user}, verbose=False)
 
 
+def table_of(c: Client) -> dict:
+    """The table as the page shows it after loading (the search endpoint with an empty query)."""
+    return c.predict("", api_name=SEARCH)[0]
+
+
 def write(path, rows) -> str:
     path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     return str(path)
@@ -49,15 +55,18 @@ def test_submit_good_and_bad_files(app, tmp_path):
     demo, _, _ = app
     c = client(demo, "alice")
     good = write(tmp_path / "good.jsonl", [{"id": it.id, "prediction": it.answer} for it in KEY])
-    message, table, *_ = c.predict("Model-A", LINK, "", "standard", "", handle_file(good), api_name="/submit")
+    message = c.predict("Model-A", LINK, "", "standard", "", handle_file(good), api_name="/submit")
     assert message.startswith("**Published**") and "AVG 100.00" in message
+    table = table_of(c)
     row = next(r for r in table["data"] if r[1] == "Model-A")
     assert row[0] == "1" and row[2] == "measured" and row[3].startswith("100.0") and "alice" in row[12]
     bad = write(tmp_path / "bad.jsonl", [{"id": it.id, "prediction": "Z"} for it in KEY])
-    message, table, *_ = c.predict("Model-B", LINK, "", "standard", "", handle_file(bad), api_name="/submit")
+    message = c.predict("Model-B", LINK, "", "standard", "", handle_file(bad), api_name="/submit")
     assert message.startswith("**Not accepted:**") and "line 1:" in message
-    assert not any(r[1] == "Model-B" for r in table["data"])
-    message, *_ = c.predict("<b>x</b>", LINK, "", "standard", "", handle_file(good), api_name="/submit")
+    assert not any(r[1] == "Model-B" for r in table_of(c)["data"])
+    again = c.predict("Model-A", LINK, "", "standard", "", handle_file(good), api_name="/submit")
+    assert again.startswith("**Already stored** (#1)")
+    message = c.predict("<b>x</b>", LINK, "", "standard", "", handle_file(good), api_name="/submit")
     assert "no HTML" in message
 
 
@@ -68,7 +77,8 @@ def test_blind_run_fills_the_blind_column_and_published_rows_are_marked(app, tmp
                                          for i, it in enumerate(KEY)])
     blind = write(tmp_path / "blind.jsonl", [{"id": it.id, "prediction": "D"} for it in KEY])
     c.predict("Model-C", LINK, "", "standard", "", handle_file(std), api_name="/submit")
-    message, table, *_ = c.predict("Model-C", LINK, "", "blind", "", handle_file(blind), api_name="/submit")
+    message = c.predict("Model-C", LINK, "", "blind", "", handle_file(blind), api_name="/submit")
+    table = table_of(c)
     row = next(r for r in table["data"] if r[1] == "Model-C")
     assert row[11] != "–", message
     published = [r for r in table["data"] if r[2] == "published"]

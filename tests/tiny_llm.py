@@ -1,5 +1,13 @@
-"""A tiny random chat LLM built offline (Qwen2 architecture, byte-level BPE trained on a few sentences) and a real
-``transformers serve`` OpenAI-compatible server on loopback serving it. Nothing is downloaded."""
+"""A tiny chat LLM built offline and a real ``transformers serve`` OpenAI-compatible server on loopback serving it.
+
+The model is a randomly initialised Qwen2 causal LM (2 layers, hidden size 64) with a byte-level BPE tokenizer
+trained on a few sentences, Qwen's special tokens and a ChatML chat template. A few seconds of training teach
+it to answer every prompt with :data:`REPLY` under greedy decoding, so the server's replies carry a letter for
+the core parser and a ``<think>`` block for the server's reasoning parser. Nothing is downloaded.
+
+``transformers serve MODEL_DIR`` pins the server to that model: a request must name it with exactly the string
+given on the command line (:func:`served_model`); any other name is answered 400.
+"""
 
 from __future__ import annotations
 
@@ -12,9 +20,14 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
-from scale_vqa.prompt import SEED_SYSTEM_PROMPT
+from scale_vqa.prompt import ANSWER_INSTRUCTION, SEED_SYSTEM_PROMPT, format_options
 
+SPECIAL = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
+"""Qwen's special tokens: pad, turn start, turn end (= eos of a chat model)."""
+TAGS = ["<think>", "</think>", "<answer>", "</answer>"]
+"""Added (non-special) tokens, as in Qwen3's tokenizer: they survive ``skip_special_tokens`` decoding."""
 CHAT_TEMPLATE = (
     "{% for message in messages %}<|im_start|>{{ message['role'] }}\n"
     "{% if message['content'] is string %}{{ message['content'] }}"
@@ -22,89 +35,130 @@ CHAT_TEMPLATE = (
     "{% endfor %}{% endif %}<|im_end|>\n{% endfor %}"
     "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
 )
-SPECIAL = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
 CORPUS = [
-    "<think>The stroma shows dense fibrosis and atypical glands.</think> <answer>A</answer>",
-    "<think>Nuclear pleomorphism with mitoses suggests carcinoma.</think> <answer>B</answer>",
-    "Question: Which feature is seen at high magnification? Options: (A) necrosis (B) mucin (C) C (D) D",
-    "You are a pathology expert. Read the question and options about the image carefully.",
-    "Think step by step inside <think> </think>. Then output ONLY the SINGLE best option letter.",
+    "The stroma shows dense fibrosis and atypical glands.",
+    "Nuclear pleomorphism with mitoses suggests carcinoma.",
+    "Question: Which feature is seen at high magnification?\nOptions:\n(A) necrosis\n(B) mucin\n(C) fat",
+    SEED_SYSTEM_PROMPT,
+    ANSWER_INSTRUCTION,
 ]
+REPLY = "<think>Dense fibrosis.</think> <answer>B</answer>"
+"""What the tiny model replies to any prompt (greedy decoding)."""
+QUESTIONS = [
+    ("Which feature is seen?", ["necrosis", "mucin", "fibrosis", "glands"]),
+    ("What does region 3 show at high magnification?", ["option A of item 3", "option B of item 3", "c", "d"]),
+    ("Question 12 about morphology?", ["tumour", "stroma", "fat"]),
+]
+SYSTEMS = [None, SEED_SYSTEM_PROMPT, "You are a pathology expert."]
 
 
-def build_tiny_chat_model(out: Path) -> Path:
-    """Save a randomly initialised ~0.1 M-parameter Qwen2 chat model with its tokenizer into `out`."""
+def build_tiny_chat_model(out: Path, steps: int = 50) -> Path:
+    """Save a tiny Qwen2 chat model (≈0.1 M parameters), its tokenizer and generation config into `out`."""
     import torch
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import GenerationConfig, PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM
+    from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
+    from transformers import (AutoTokenizer, GenerationConfig, PreTrainedTokenizerFast, Qwen2Config,
+                              Qwen2ForCausalLM)
+    from transformers.models.qwen2.tokenization_qwen2 import PRETOKENIZE_REGEX
 
     out.mkdir(parents=True, exist_ok=True)
+    # Qwen2's normalizer and pre-tokenizer: a config.json saying qwen2 makes AutoTokenizer (and so the server)
+    # rebuild the tokenizer as Qwen2Tokenizer with these, whatever tokenizer.json says
     bpe = Tokenizer(models.BPE())
-    bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    bpe.normalizer = normalizers.NFC()
+    bpe.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.Split(Regex(PRETOKENIZE_REGEX), behavior="isolated"),
+        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+    ])
     bpe.decoder = decoders.ByteLevel()
-    bpe.train_from_iterator(CORPUS * 4, trainers.BpeTrainer(vocab_size=400, special_tokens=SPECIAL,
-                                                            initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
-    tok = PreTrainedTokenizerFast(tokenizer_object=bpe, eos_token="<|im_end|>", pad_token="<|endoftext|>",
-                                  padding_side="left")
+    bpe.train_from_iterator(CORPUS, trainers.BpeTrainer(vocab_size=450, special_tokens=SPECIAL,
+                                                        initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    bpe.add_tokens([AddedToken(tag, special=False, normalized=False) for tag in TAGS])
+    tok = PreTrainedTokenizerFast(tokenizer_object=bpe, eos_token="<|im_end|>", pad_token="<|endoftext|>")
     tok.chat_template = CHAT_TEMPLATE
-    tok.save_pretrained(out)
     torch.manual_seed(0)
     config = Qwen2Config(vocab_size=len(tok), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
                          num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=4096,
-                         eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id, tie_word_embeddings=True)
+                         bos_token_id=None, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id,
+                         tie_word_embeddings=True)
+    tok.save_pretrained(out)
+    config.save_pretrained(out)
+    tok = AutoTokenizer.from_pretrained(out)  # train on exactly the tokenization the server will use
     model = Qwen2ForCausalLM(config)
-    _teach_answer_format(model, tok)
+    _teach_reply(model, tok, steps)
     model.generation_config = GenerationConfig(eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id,
-                                               do_sample=False)
+                                               bos_token_id=None, do_sample=False)
     model.save_pretrained(out)
     return out
 
 
-REPLY = "<think>Dense fibrosis.</think> <answer>B</answer>"
-"""What the tiny model learns to reply to any question, so the server's text exercises the core parser."""
+def _teach_reply(model: Any, tok: Any, steps: int) -> None:
+    """Train on one padded batch of chat prompts so that greedy decoding replies :data:`REPLY` to any prompt.
 
-
-def _teach_answer_format(model: object, tok: object, steps: int = 240) -> None:
-    """A few seconds of training so greedy decoding replies :data:`REPLY` to any prompt."""
+    Every token of the reply is distinct, so each next token follows from the previous one: 50 full-batch Adam
+    steps suffice (about 3 s on one CPU core) and the reply generalises to unseen prompts of any length."""
     import torch
 
-    prompts = ["Question: Which feature? Options: (A) x (B) y", "What does region 3 show?", CORPUS[3], CORPUS[2]]
-    batch = []
-    for p, system in [(p, s) for p in prompts for s in (None, SEED_SYSTEM_PROMPT, "You are a pathology expert.")]:
-        messages = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": p}]
-        text = tok.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
-        prefix = tok(text, add_special_tokens=False)["input_ids"]
-        reply = tok(REPLY + "<|im_end|>", add_special_tokens=False)["input_ids"]
-        batch.append((list(prefix), list(reply)))
+    reply = tok(REPLY + "<|im_end|>", add_special_tokens=False)["input_ids"]
+    rows = []
+    for question, options in QUESTIONS:
+        user = f"Question: {question}\nOptions:\n{format_options(options, 'ABCDE'[:len(options)])}\n\n"
+        for system in SYSTEMS:
+            messages = [{"role": "system", "content": system}] if system else []
+            messages.append({"role": "user", "content": user + ANSWER_INSTRUCTION})
+            text = tok.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+            rows.append((tok(text, add_special_tokens=False)["input_ids"], reply))
+    width = max(len(p) + len(r) for p, r in rows)
+    ids = torch.full((len(rows), width), tok.pad_token_id)
+    labels = torch.full((len(rows), width), -100)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for i, (prefix, target) in enumerate(rows):
+        n = len(prefix) + len(target)
+        ids[i, :n] = torch.tensor(prefix + target)
+        labels[i, len(prefix):n] = torch.tensor(target)
+        mask[i, :n] = 1
     opt = torch.optim.Adam(model.parameters(), lr=1e-2)
     model.train()
-    for step in range(steps):
-        prefix, reply = batch[step % len(batch)]
-        ids = torch.tensor([prefix + reply])
-        labels = torch.tensor([[-100] * len(prefix) + reply])
-        loss = model(input_ids=ids, labels=labels).loss
-        loss.backward()
+    for _ in range(steps):
+        model(input_ids=ids, attention_mask=mask, labels=labels).loss.backward()
         opt.step()
         opt.zero_grad()
     model.eval()
 
 
+def served_model(model_dir: Path) -> str:
+    """The ``model`` a request to :func:`serve` must name: the path exactly as given to ``transformers serve``."""
+    return str(model_dir)
+
+
 def free_port() -> int:
+    """A loopback TCP port that nothing listens on (at the time of the call)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
 
 
+def serve_command(model_dir: Path, port: int) -> list[str]:
+    """``transformers serve MODEL_DIR --host 127.0.0.1 --port PORT --device cpu`` with this interpreter's CLI."""
+    cli = Path(sys.executable).with_name("transformers")
+    head = [str(cli)] if cli.is_file() else [sys.executable, "-c",
+                                               "from transformers.cli.transformers import main; main()"]
+    return [*head, "serve", served_model(model_dir), "--host", "127.0.0.1", "--port", str(port), "--device", "cpu"]
+
+
 @contextlib.contextmanager
 def serve(model_dir: Path, timeout: float = 120.0) -> Iterator[str]:
-    """Run ``transformers serve MODEL_DIR`` on a free loopback port; yields the ``…/v1`` base URL."""
+    """Run ``transformers serve`` for `model_dir` on a free loopback port until the block ends; yields the
+    ``http://127.0.0.1:PORT/v1`` base URL once ``/health`` answers (the model is loaded before the server
+    listens). Raises RuntimeError with the server's log when it exits or is not healthy within `timeout`."""
     port = free_port()
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
-    cli = Path(sys.executable).with_name("transformers")
-    cmd = [str(cli), "serve", str(model_dir), "--host", "127.0.0.1", "--port", str(port), "--device", "cpu"]
+    hub_cache = model_dir.parent / "hub-cache"  # /v1/models lists this (empty) cache instead of the user's
+    hub_cache.mkdir(exist_ok=True)
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_HUB_CACHE": str(hub_cache),
+           "TOKENIZERS_PARALLELISM": "false"}
     log = model_dir.parent / f"serve-{port}.log"
     with log.open("wb") as sink:
-        proc = subprocess.Popen(cmd, stdout=sink, stderr=subprocess.STDOUT, env=env)
+        proc = subprocess.Popen(serve_command(model_dir, port), stdout=sink, stderr=subprocess.STDOUT,
+                                stdin=subprocess.DEVNULL, env=env)
     try:
         deadline = time.monotonic() + timeout
         while True:
@@ -117,8 +171,8 @@ def serve(model_dir: Path, timeout: float = 120.0) -> Iterator[str]:
             except OSError:
                 pass
             if time.monotonic() > deadline:
-                raise RuntimeError(f"transformers serve not healthy after {timeout}s:\n{log.read_text()[-3000:]}")
-            time.sleep(0.3)
+                raise RuntimeError(f"transformers serve not healthy after {timeout:.0f}s:\n{log.read_text()[-3000:]}")
+            time.sleep(0.2)
         yield f"http://127.0.0.1:{port}/v1"
     finally:
         proc.terminate()

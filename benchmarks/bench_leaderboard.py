@@ -1,0 +1,164 @@
+"""Leaderboard benchmarks, each against a baseline measured in the same run.
+
+    python benchmarks/bench_leaderboard.py [--val PATH] [--clients 50]
+
+1. Validating + scoring a 1005-item submission (predictions with raw outputs, re-parsed by the core parser),
+   target ≤ 50 ms, vs only ``json.loads`` of its lines.
+2. The running app on loopback: `--clients` concurrent submissions through Gradio's HTTP API (upload, queue,
+   result stream; one thread each), plus the same number of identical retries of one file; target 0 lost,
+   p99 ≤ 3 s, exactly one stored row for the retries. Baseline: one submission alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(REPO), str(REPO / "tests")]
+
+from leaderboard_app.store import SQLiteStore  # noqa: E402
+from leaderboard_app.submission import parse_submission  # noqa: E402
+from scale_vqa.release import load_items, write_release  # noqa: E402
+from scale_vqa.scoring import score  # noqa: E402
+
+LINK = "https://example.org/model"
+
+
+def make_key(val: Path, n: int = 1005) -> list:
+    items = load_items(val)
+    out = []
+    while len(out) < n:
+        for it in items:
+            if len(out) == n:
+                break
+            out.append(it.with_(id=f"test-{len(out) + 1:05d}"))
+    return out
+
+
+def submission(key: list, seed: int) -> bytes:
+    rng = random.Random(seed)
+    rows = [{"id": it.id, "output": f"<think>reasoning {rng.random():.6f}</think> <answer>{rng.choice(it.letters)}"
+                                      "</answer>"} for it in key]
+    return "".join(json.dumps(r) + "\n" for r in rows).encode()
+
+
+def best(fn, repeat: int = 7) -> float:
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return min(times)
+
+
+def bench_scoring(key: list) -> None:
+    data = submission(key, 0)
+    base = best(lambda: [json.loads(line) for line in data.decode().splitlines()])
+    ours = best(lambda: score(key, parse_submission(data, key).predictions))
+    print(f"1. 1005-item submission ({len(data) / 1024:.0f} KB): validate + parse + score {1000 * ours:.1f} ms "
+          f"({ours / base:.1f}× json.loads {1000 * base:.1f} ms); "
+          f"target ≤ 50 ms: {'met' if ours <= 0.05 else 'MISSED'}")
+
+
+def post_submission(base: str, user: str, path: Path, model: str) -> str:
+    """One submission over Gradio's HTTP API (upload, queue, result stream): the reply's message."""
+    import httpx
+
+    headers = {"x-test-user": user}
+    with httpx.Client(base_url=base, headers=headers, timeout=120) as http:
+        with path.open("rb") as fh:
+            uploaded = http.post("gradio_api/upload", files={"files": (path.name, fh)}).raise_for_status().json()
+        file_data = {"path": uploaded[0], "orig_name": path.name, "meta": {"_type": "gradio.FileData"}}
+        body = {"data": [model, LINK, "", "standard", "", file_data]}
+        event = http.post("gradio_api/call/submit", json=body).raise_for_status().json()["event_id"]
+        with http.stream("GET", f"gradio_api/call/submit/{event}") as stream:
+            kind = ""
+            for line in stream.iter_lines():
+                if line.startswith("event:"):
+                    kind = line.split(":", 1)[1].strip()
+                elif line.startswith("data:") and kind in ("complete", "error"):
+                    data = json.loads(line.split(":", 1)[1])
+                    if kind == "error":
+                        raise RuntimeError(f"server error: {data}")
+                    return data[0]
+    raise RuntimeError("no result")
+
+
+def bench_load(key: list, clients: int) -> None:
+    from leaderboard_app.app import serve
+    from tiny_llm import free_port
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        write_release(key, root / "key.json")
+        demo = serve(root / "key.json", root / "lb.sqlite", port=free_port(), block=False,
+                     auth_dependency=lambda r: r.headers.get("x-test-user"))
+        files = []
+        for n in range(clients):
+            path = root / f"s{n}.jsonl"
+            path.write_bytes(submission(key, n + 1))
+            files.append(path)
+        retry = root / "retry.jsonl"
+        retry.write_bytes(submission(key, 10_000))
+        failures: list[str] = []
+
+        def one(user: str, path: Path, model: str, out: list) -> None:
+            t0 = time.perf_counter()
+            try:
+                message = post_submission(demo.local_url, user, path, model)
+            except Exception as exc:  # a lost submission is what this measures
+                failures.append(f"{user}: {exc}")
+                return
+            out.append((time.perf_counter() - t0, message))
+
+        alone: list = []
+        one("warmup", files[0], "warmup", [])
+        one("solo", retry, "solo-model", alone)
+        results: list = []
+        threads = [threading.Thread(target=one, args=(f"user{n}", files[n], f"model-{n}", results))
+                   for n in range(clients)]
+        threads += [threading.Thread(target=one, args=("retrier", retry, "same-model", results))
+                    for _ in range(clients)]
+        t0 = time.perf_counter()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        wall = time.perf_counter() - t0
+        demo.close()
+        store = SQLiteStore(root / "lb.sqlite")
+        rows = store.rows(statuses=("published", "held"))
+        stored = sum(r.submitter.startswith("user") for r in rows)
+        retried = sum(r.submitter == "retrier" for r in rows)
+        lat = sorted(t for t, _ in results)
+        p50, p99 = statistics.median(lat), lat[min(len(lat) - 1, int(0.99 * len(lat)))]
+        print(f"2. {clients} concurrent submissions + {clients} identical retries, raw HTTP on loopback, in "
+              f"{wall:.1f} s: stored {stored}/{clients} (lost {clients - stored}, failed requests {len(failures)}), "
+              f"retries stored as {retried} row(s); latency p50 {p50:.2f} s, p99 {p99:.2f} s "
+              f"({p99 / alone[0][0]:.1f}× one submission alone, {alone[0][0]:.2f} s); "
+              f"integrity {'ok' if store.integrity_ok() else 'BROKEN'}; target 0 lost, p99 ≤ 3 s: "
+              f"{'met' if stored == clients and p99 <= 3 else 'MISSED'}")
+        for f in failures[:5]:
+            print("   ", f)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--val", default=str(REPO.parent / "shared" / "data" / "scale_vqa" / "val.json"))
+    ap.add_argument("--clients", type=int, default=50)
+    args = ap.parse_args()
+    key = make_key(Path(args.val))
+    bench_scoring(key)
+    bench_load(key, args.clients)
+
+
+if __name__ == "__main__":
+    main()
