@@ -1,6 +1,6 @@
 """The Scale-VQA leaderboard: submissions scored server-side against a hidden answer key.
 
-Built so far (issue 6, in progress): upload validation (`submission`), anti-gaming rules (`rules`), the
-submission store with its SQLite default (`store`) and one submission end to end (`service`). The Gradio app,
-the results table and plots are still to come.
+`submission` validates uploads, `rules` holds the anti-gaming decisions, `store` the submission store (SQLite by
+default), `service` runs one submission end to end, `table` builds the ranked table, `app` is the Gradio page,
+`client` submits from a script, and `space/` is the Hugging Face Space entry point.
 """

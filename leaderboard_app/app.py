@@ -145,7 +145,7 @@ def make_app(key_path: str | Path, store: Store, *, policy: Policy | None = None
         demo.load(current, inputs=[search], outputs=outputs)
         search.change(current, inputs=[search], outputs=outputs)
         send.click(on_submit, inputs=[model, link, paper, variant, name, upload], outputs=[result],
-                   concurrency_limit=8, api_name="submit").then(current, inputs=[search], outputs=outputs,
+                   concurrency_limit=2, api_name="submit").then(current, inputs=[search], outputs=outputs,
                                                                 api_name=False)
     demo.queue(max_size=256, default_concurrency_limit=8)
     return demo

@@ -132,3 +132,42 @@ def test_browser_upload_bad_then_good(app, tmp_path):
         page.locator("#leaderboard-table").get_by_text("Browser-Model").first.wait_for(timeout=30000)
         page.screenshot(path=str(root / "leaderboard.png"))
         browser.close()
+
+
+def test_fifty_concurrent_http_submissions_and_retries(app, tmp_path):
+    """Loopback load: 50 different submitters at once plus 20 identical retries; nothing lost, one retry row."""
+    import threading
+
+    from leaderboard_app.client import post_submission
+
+    demo, _, root = app
+    files = []
+    for n in range(50):
+        rows = [{"id": it.id, "prediction": "ABCD"[(i * (n + 7) + n) % 4]} for i, it in enumerate(KEY)]
+        files.append(write(tmp_path / f"s{n}.jsonl", rows))
+    retry = write(tmp_path / "retry.jsonl", [{"id": it.id, "prediction": "C"} for it in KEY])
+    messages: list[str] = []
+    errors: list[BaseException] = []
+
+    def one(user: str, path: str, model: str) -> None:
+        try:
+            messages.append(post_submission(demo.local_url, path, model=model, link=LINK,
+                                            headers={"x-test-user": user}))
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=one, args=(f"load{n}", files[n], f"load-model-{n}")) for n in range(50)]
+    threads += [threading.Thread(target=one, args=("retrier", retry, "retry-model")) for _ in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == [] and len(messages) == 70
+    from leaderboard_app.store import SQLiteStore
+
+    store = SQLiteStore(root / "lb.sqlite")
+    rows = store.rows(statuses=("published", "held"))
+    assert sum(r.submitter.startswith("load") for r in rows) == 50
+    assert sum(r.submitter == "retrier" for r in rows) == 1
+    assert sum(m.startswith("**Already stored**") for m in messages) == 19
+    assert store.integrity_ok()

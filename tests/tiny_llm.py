@@ -56,8 +56,7 @@ def build_tiny_chat_model(out: Path, steps: int = 50) -> Path:
     """Save a tiny Qwen2 chat model (≈0.1 M parameters), its tokenizer and generation config into `out`."""
     import torch
     from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
-    from transformers import (AutoTokenizer, GenerationConfig, PreTrainedTokenizerFast, Qwen2Config,
-                              Qwen2ForCausalLM)
+    from transformers import AutoTokenizer, GenerationConfig, PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM
     from transformers.models.qwen2.tokenization_qwen2 import PRETOKENIZE_REGEX
 
     out.mkdir(parents=True, exist_ok=True)

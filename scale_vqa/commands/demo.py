@@ -46,7 +46,8 @@ def run(args: argparse.Namespace) -> int:
         print(details(name, rep))
     print()
     print(paired_lines(rows))
-    return build_step(Path(args.out), paths) or audit_step(Path(args.out), paths)
+    return build_step(Path(args.out), paths) or audit_step(Path(args.out), paths) or leaderboard_step(
+        Path(args.out), paths)
 
 
 def build_step(out: Path, paths: dict[str, Path]) -> int:
@@ -99,4 +100,46 @@ def audit_step(out: Path, paths: dict[str, Path]) -> int:
     print("   " + console_table(audit).replace("\n", "\n   "))
     written = write_reports(audit, report)
     print(f"   report: {written['html']}")
+    return 0
+
+
+def leaderboard_step(out: Path, paths: dict[str, Path]) -> int:
+    """Step 6: the two simulated systems submitted to a leaderboard store (no server), when the app extra is there."""
+    from . import missing_extra
+
+    db = out / "leaderboard.sqlite"
+    print(f"\n== 6. leaderboard: submissions scored against the hidden key into {db} "
+          f"(serve it with: scale-vqa leaderboard --key {paths['release']} --db {db})")
+    problem = missing_extra("app", "gradio")
+    if problem:
+        print(f"   skipped: {problem}")
+        return 0
+    from leaderboard_app.service import submit
+    from leaderboard_app.store import SQLiteStore
+    from leaderboard_app.submission import SubmissionError
+    from leaderboard_app.table import HEADERS, build_table, display_rows
+
+    from ..release import load_items
+
+    key = load_items(paths["release"])
+    store = SQLiteStore(db)
+    import json
+
+    for name, file, variant in (("simulated VLM", "vlm", "standard"), ("simulated VLM", "blind", "blind")):
+        data = paths[file].read_bytes()
+        answered = {json.loads(line)["id"] for line in data.decode().splitlines() if line.strip()}
+        # the leaderboard wants every item: an item the model skipped is submitted as null (scored wrong)
+        data += "".join(json.dumps({"id": it.id, "prediction": None}) + "\n"
+                        for it in key if it.id not in answered).encode()
+        try:
+            out_ = submit(store, key, data, submitter="demo", model=name, link="https://example.org/simulated",
+                          variant=variant)
+            print(f"   {name} ({variant}): {out_.decision.action} as #{out_.row.id}")
+        except SubmissionError as exc:
+            print(f"   {name} ({variant}): not accepted: {exc.summary}")
+    rows = display_rows(build_table(store.rows(), key, split="validation"), store.submission_counts())
+    keep = [0, 1, 3, 9, 10, 11]
+    print("   " + " | ".join(HEADERS[i] for i in keep))
+    for r in rows:
+        print("   " + " | ".join(r[i] for i in keep))
     return 0
