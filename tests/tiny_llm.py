@@ -1,9 +1,9 @@
 """A tiny chat LLM built offline and a real ``transformers serve`` OpenAI-compatible server on loopback serving it.
 
-The model is a randomly initialised Qwen2 causal LM (2 layers, hidden size 64) with a byte-level BPE tokenizer
-trained on a few sentences, Qwen's special tokens and a ChatML chat template. A few seconds of training teach
-it to answer every prompt with :data:`REPLY` under greedy decoding, so the server's replies carry a letter for
-the core parser and a ``<think>`` block for the server's reasoning parser. Nothing is downloaded.
+The model is a Qwen2 causal LM (2 layers, hidden size 64) with random weights, a byte-level BPE tokenizer trained
+on a few sentences, Qwen's special tokens and a ChatML chat template. A bigram path planted in its embeddings
+makes greedy decoding reply :data:`REPLY` to any prompt, so the server's replies carry a letter for the core
+parser and a ``<think>`` block for the server's reasoning parser. Nothing is downloaded.
 
 ``transformers serve MODEL_DIR`` pins the server to that model: a request must name it with exactly the string
 given on the command line (:func:`served_model`); any other name is answered 400.
@@ -22,10 +22,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from scale_vqa.prompt import ANSWER_INSTRUCTION, SEED_SYSTEM_PROMPT, format_options
+from scale_vqa.prompt import ANSWER_INSTRUCTION, SEED_SYSTEM_PROMPT
 
 SPECIAL = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
-"""Qwen's special tokens: pad, turn start, turn end (= eos of a chat model)."""
+"""Qwen's special tokens: pad, turn start, turn end (the eos of a chat model)."""
 TAGS = ["<think>", "</think>", "<answer>", "</answer>"]
 """Added (non-special) tokens, as in Qwen3's tokenizer: they survive ``skip_special_tokens`` decoding."""
 CHAT_TEMPLATE = (
@@ -43,16 +43,12 @@ CORPUS = [
     ANSWER_INSTRUCTION,
 ]
 REPLY = "<think>Dense fibrosis.</think> <answer>B</answer>"
-"""What the tiny model replies to any prompt (greedy decoding)."""
-QUESTIONS = [
-    ("Which feature is seen?", ["necrosis", "mucin", "fibrosis", "glands"]),
-    ("What does region 3 show at high magnification?", ["option A of item 3", "option B of item 3", "c", "d"]),
-    ("Question 12 about morphology?", ["tumour", "stroma", "fat"]),
-]
-SYSTEMS = [None, SEED_SYSTEM_PROMPT, "You are a pathology expert."]
+"""What the tiny model replies to any prompt (greedy decoding, enough tokens)."""
+REPLY_TOKENS = 12
+"""Tokens in :data:`REPLY`, the closing ``<|im_end|>`` included."""
 
 
-def build_tiny_chat_model(out: Path, steps: int = 50) -> Path:
+def build_tiny_chat_model(out: Path) -> Path:
     """Save a tiny Qwen2 chat model (≈0.1 M parameters), its tokenizer and generation config into `out`."""
     import torch
     from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
@@ -74,53 +70,45 @@ def build_tiny_chat_model(out: Path, steps: int = 50) -> Path:
     bpe.add_tokens([AddedToken(tag, special=False, normalized=False) for tag in TAGS])
     tok = PreTrainedTokenizerFast(tokenizer_object=bpe, eos_token="<|im_end|>", pad_token="<|endoftext|>")
     tok.chat_template = CHAT_TEMPLATE
-    torch.manual_seed(0)
     config = Qwen2Config(vocab_size=len(tok), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
                          num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=4096,
                          bos_token_id=None, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id,
-                         tie_word_embeddings=True)
+                         tie_word_embeddings=False)
     tok.save_pretrained(out)
     config.save_pretrained(out)
-    tok = AutoTokenizer.from_pretrained(out)  # train on exactly the tokenization the server will use
+    tok = AutoTokenizer.from_pretrained(out)  # exactly the tokenization the server will use
+    torch.manual_seed(0)
     model = Qwen2ForCausalLM(config)
-    _teach_reply(model, tok, steps)
+    _plant_reply(model, tok)
     model.generation_config = GenerationConfig(eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id,
                                                bos_token_id=None, do_sample=False)
     model.save_pretrained(out)
     return out
 
 
-def _teach_reply(model: Any, tok: Any, steps: int) -> None:
-    """Train on one padded batch of chat prompts so that greedy decoding replies :data:`REPLY` to any prompt.
+def _plant_reply(model: Any, tok: Any) -> None:
+    """Make greedy decoding reply :data:`REPLY` to any prompt, keeping the other weights random.
 
-    Every token of the reply is distinct, so each next token follows from the previous one: 50 full-batch Adam
-    steps suffice (about 3 s on one CPU core) and the reply generalises to unseen prompts of any length."""
+    The last token of the generation prompt and the reply's tokens form a chain of distinct tokens: each gets a
+    large embedding along its own orthonormal direction, and the output row of its successor points the same
+    way. The random attention and MLP blocks add only a small perturbation to such a residual stream, so the
+    next token follows from the current one whatever the prompt, with a wide logit margin.
+    """
     import torch
 
-    reply = tok(REPLY + "<|im_end|>", add_special_tokens=False)["input_ids"]
-    rows = []
-    for question, options in QUESTIONS:
-        user = f"Question: {question}\nOptions:\n{format_options(options, 'ABCDE'[:len(options)])}\n\n"
-        for system in SYSTEMS:
-            messages = [{"role": "system", "content": system}] if system else []
-            messages.append({"role": "user", "content": user + ANSWER_INSTRUCTION})
-            text = tok.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
-            rows.append((tok(text, add_special_tokens=False)["input_ids"], reply))
-    width = max(len(p) + len(r) for p, r in rows)
-    ids = torch.full((len(rows), width), tok.pad_token_id)
-    labels = torch.full((len(rows), width), -100)
-    mask = torch.zeros((len(rows), width), dtype=torch.long)
-    for i, (prefix, target) in enumerate(rows):
-        n = len(prefix) + len(target)
-        ids[i, :n] = torch.tensor(prefix + target)
-        labels[i, len(prefix):n] = torch.tensor(target)
-        mask[i, :n] = 1
-    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
-    model.train()
-    for _ in range(steps):
-        model(input_ids=ids, attention_mask=mask, labels=labels).loss.backward()
-        opt.step()
-        opt.zero_grad()
+    cue = tok.apply_chat_template([{"role": "user", "content": "?"}], add_generation_prompt=True, tokenize=False)
+    chain = [tok(cue, add_special_tokens=False)["input_ids"][-1],
+             *tok(REPLY + tok.eos_token, add_special_tokens=False)["input_ids"]]
+    sources, targets = chain[:-1], chain[1:]
+    if len(set(sources)) != len(sources):
+        raise ValueError(f"the reply's tokens must be distinct: {tok.convert_ids_to_tokens(chain)}")
+    dim = model.config.hidden_size
+    directions = torch.linalg.qr(torch.randn(dim, len(sources), generator=torch.Generator().manual_seed(0)))[0].T
+    with torch.no_grad():
+        embed, head = model.get_input_embeddings().weight, model.get_output_embeddings().weight
+        for source, target, direction in zip(sources, targets, directions, strict=True):
+            embed[source] = direction * dim**0.5  # unit RMS: the scale of the normalised hidden state
+            head[target] = direction * 4.0
     model.eval()
 
 
@@ -145,15 +133,18 @@ def serve_command(model_dir: Path, port: int) -> list[str]:
 
 
 @contextlib.contextmanager
-def serve(model_dir: Path, timeout: float = 120.0) -> Iterator[str]:
+def serve(model_dir: Path, timeout: float = 120.0, threads: int = 1) -> Iterator[str]:
     """Run ``transformers serve`` for `model_dir` on a free loopback port until the block ends; yields the
     ``http://127.0.0.1:PORT/v1`` base URL once ``/health`` answers (the model is loaded before the server
-    listens). Raises RuntimeError with the server's log when it exits or is not healthy within `timeout`."""
+    listens). Raises RuntimeError with the server's log when it exits or is not healthy within `timeout`.
+
+    One CPU thread by default: for a model this small, thread synchronisation costs more than it saves (a
+    reply takes about 0.07 s on one thread, 0.4 s on two busy cores)."""
     port = free_port()
     hub_cache = model_dir.parent / "hub-cache"  # /v1/models lists this (empty) cache instead of the user's
     hub_cache.mkdir(exist_ok=True)
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "HF_HUB_CACHE": str(hub_cache),
-           "TOKENIZERS_PARALLELISM": "false"}
+           "TOKENIZERS_PARALLELISM": "false", "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
     log = model_dir.parent / f"serve-{port}.log"
     with log.open("wb") as sink:
         proc = subprocess.Popen(serve_command(model_dir, port), stdout=sink, stderr=subprocess.STDOUT,
