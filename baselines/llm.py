@@ -124,7 +124,7 @@ class OpenAIChat(ChatBackend):
         except o.AuthenticationError as exc:
             raise AnswererError(f"{self.base_url} refused the API key (401): {exc}") from exc
         except o.APIStatusError as exc:
-            raise AnswererError(f"{self.base_url} answered {exc.status_code}: {exc.message}") from exc
+            raise AnswererError(f"{self.base_url} answered {exc.status_code}: {_status_message(exc)}") from exc
         if not resp.choices:
             return ""
         message = resp.choices[0].message
@@ -136,6 +136,17 @@ class OpenAIChat(ChatBackend):
         if isinstance(reasoning, str) and reasoning and "<think>" not in text:
             text = f"<think>{reasoning}</think>{text.removeprefix('</think>')}"
         return text
+
+
+def _status_message(exc: Any) -> str:
+    """The text of an HTTP error from the openai client, with the server's ``detail`` when there is one: FastAPI
+    servers such as ``transformers serve`` explain errors there (e.g. "Server is pinned to 'X'; requested 'Y'"),
+    and the client's message keeps only an OpenAI-style ``error.message``."""
+    body = getattr(exc, "body", None)
+    detail = body.get("detail") if isinstance(body, dict) else None
+    if detail is None or str(detail) in exc.message:
+        return str(exc.message)
+    return f"{exc.message} - {str(detail)[:500]}"
 
 
 def _split_system(messages: Messages) -> tuple[str | None, Messages]:

@@ -55,7 +55,7 @@ def submit(store: Store, key: Sequence[Item], data: bytes, *, submitter: str, mo
                        existing, None)
     sub = parse_submission(data, key, max_bytes=max_bytes)
     report = score(key, sub.predictions)
-    letters = sub.letters(key)
+    letters = {r.id: r.letter for r in report.results}  # the letters the scorer read (no second parse)
     now = time.time() if now is None else now
     entry = {"submitter": submitter, "model": meta.model, "link": meta.link, "paper": meta.paper, "kind": sub.kind,
              "variant": variant,

@@ -80,10 +80,8 @@ def test_answers_go_through_the_server_and_the_core_parser(server: Server, tmp_p
     a = answerer(server, tmp_path / "c.sqlite", concurrency=2)
     answers = a.answer(items)
     assert len(answers) == len(items) and a.stats.requested == len(items) and a.stats.cached == 0
-    prompts = [p["text"] for it in items for m in a.messages(it) for p in
-               ([{"text": m["content"]}] if isinstance(m["content"], str) else m["content"])]
     for ans, it in zip(answers, items, strict=True):
-        assert isinstance(ans.raw, str) and ans.raw and ans.raw not in prompts
+        assert isinstance(ans.raw, str) and ans.raw and ans.raw not in json.dumps(a.messages(it))
         parsed = parse_answer(ans.raw, it.letters)
         assert ans.letter == parsed.letter == "B"
         # the server moves the <think> block into reasoning_content (and drops the blank after it); the answerer
@@ -116,8 +114,8 @@ def test_second_run_is_served_from_the_cache(server: Server, tmp_path: Path) -> 
     assert [a.raw for a in replay] == [a.raw for a in first]
     assert [a.letter for a in replay] == [a.letter for a in first]
     more = answerer(server, tmp_path / "c.sqlite", concurrency=3)
-    answers = more.answer(items[3:])  # a superset of items[3:6]
-    assert more.stats.cached == 3 and more.stats.requested == len(items) - 6
+    answers = more.answer(items)
+    assert more.stats.cached == 6 and more.stats.requested == len(items) - 6
     assert all(a.letter == "B" for a in answers)
     assert len(cache_rows(tmp_path / "c.sqlite")) == len(items)
 
@@ -167,6 +165,17 @@ def test_interrupted_run_resumes_from_the_cache(server: Server, tmp_path: Path) 
     with contextlib.closing(sqlite3.connect(cache)) as db:
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         assert db.execute("SELECT COUNT(*) FROM replies WHERE text = ''").fetchone()[0] == 0
+
+
+def test_wrong_model_name_is_a_fatal_error_with_the_servers_reason(server: Server, tmp_path: Path) -> None:
+    """The server is pinned to its model path: another name is a 400, not retried, and the reason is shown."""
+    a = LLMAnswerer(OpenAIChat("tiny-chat", base_url=server.url), gen=Generation(max_tokens=16),
+                    cache=ResponseCache(tmp_path / "c.sqlite"), retries=3, backoff=0.01, progress=False)
+    with pytest.raises(AnswererError, match=rf"{re.escape(server.url)} answered 400: .*pinned to '"
+                                            rf"{re.escape(server.model)}'"):
+        a.answer(make_key(1)[:2])
+    assert a.stats.retries == 0 and a.stats.requested == 0
+    assert a.cache is not None and len(a.cache) == 0
 
 
 def test_unreachable_server_is_a_clear_error(tmp_path: Path) -> None:

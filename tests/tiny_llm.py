@@ -44,8 +44,6 @@ CORPUS = [
 ]
 REPLY = "<think>Dense fibrosis.</think> <answer>B</answer>"
 """What the tiny model replies to any prompt (greedy decoding, enough tokens)."""
-REPLY_TOKENS = 12
-"""Tokens in :data:`REPLY`, the closing ``<|im_end|>`` included."""
 
 
 def build_tiny_chat_model(out: Path) -> Path:
