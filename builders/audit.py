@@ -22,7 +22,7 @@ from baselines.registry import AdversarySpec
 from scale_vqa.item import Item
 
 from .artifacts import Check, EditProfile, artifact_checks, edit_profile
-from .flags import FlagCalibration, calibrate, choice_counts
+from .flags import FlagCalibration, calibrate, choice_counts, gold_counts
 from .leakstats import LeakStat, leak_table
 
 
@@ -262,7 +262,7 @@ def run_audit(items: Sequence[Item], specs: Sequence[AdversarySpec], *, source: 
         bar.close()
     counts = choice_counts(items, [r.letters for r in results])
     cal, flags = calibrate(items, counts, len(results), target=target, permutations=permutations, seed=seed)
-    gold = [int(counts[i, it.letters.index(it.answer)]) for i, it in enumerate(items)]
+    gold = [int(c) for c in gold_counts(items, counts)]
     audit = AuditResult(source, items, results, artifact_checks(items), edit_profile(items), cal,
                         [bool(f) for f in flags], gold, seed, len(fold_idx) if fold_idx else None, fit_name)
     if residual:

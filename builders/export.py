@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from scale_vqa.atomic import replace_dir
 from scale_vqa.dimensions import DIMENSIONS, SCALES
 from scale_vqa.problems import Problem
 
@@ -271,26 +272,11 @@ def build_dataset(release: str | Path, out: str | Path, *, images: str | Path | 
                                {p.name: sha256_file(p) for p in rel.files.values()}, {s.name: s for s in subsets})
         (tmp / CARD).write_text(render_card(summary, license=license), encoding="utf-8")
         write_checksums(tmp)
-        _replace(tmp, out)
+        replace_dir(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return summary
-
-
-def _replace(tmp: Path, out: Path) -> None:
-    """Move the finished folder `tmp` to `out`, replacing an earlier build there."""
-    if not out.exists():
-        tmp.rename(out)
-        return
-    old = out.with_name(f".{out.name}.old-{tmp.name}")
-    out.rename(old)
-    try:
-        tmp.rename(out)
-    except BaseException:
-        old.rename(out)
-        raise
-    shutil.rmtree(old, ignore_errors=True)
 
 
 def data_files(summary: BuildSummary, subset: str | None = None) -> Iterable[tuple[str, str]]:

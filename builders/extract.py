@@ -29,6 +29,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from scale_vqa.atomic import replace_dir
 from scale_vqa.dimensions import SCALES
 
 from .tissue import Region, choose_regions, slide_seed, tissue_mask
@@ -234,9 +235,7 @@ def extract(slides: Sequence[str | Path], out: str | Path, config: ExtractConfig
         report = {"config": asdict(config), "slides": [_plan_dict(p) for p in plans]}
         (tmp / REPORT).write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
         (tmp / MARKER).write_text("made by `scale-vqa extract`\n", encoding="utf-8")
-        if out.exists():
-            shutil.rmtree(out)
-        tmp.rename(out)
+        replace_dir(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -143,7 +143,7 @@ def make_app(key_path: str | Path, store: Store, *, policy: Policy | None = None
             result = gr.Markdown(elem_id="result")
         outputs = [table, plot, csv_file, json_file]
         demo.load(current, inputs=[search], outputs=outputs)
-        search.change(current, inputs=[search], outputs=outputs)
+        search.change(lambda q: rows_now(q)[1], inputs=[search], outputs=[table])  # no re-plot per keystroke
         send.click(on_submit, inputs=[model, link, paper, variant, name, upload], outputs=[result],
                    concurrency_limit=2, api_name="submit").then(current, inputs=[search], outputs=outputs,
                                                                 api_name=False)

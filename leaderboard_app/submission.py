@@ -18,14 +18,12 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from scale_vqa.item import Item
-from scale_vqa.predictions import Prediction, read_predictions
+from scale_vqa.predictions import Prediction, parse_predictions
 
 MAX_BYTES = 8 * 2**20
 """Default upload limit (a 1005-item predictions file with raw outputs is ~2 MB)."""
@@ -142,10 +140,7 @@ def _samples(text: str) -> tuple[dict[str, Prediction], list[str]]:
 
 def _predictions(text: str) -> tuple[dict[str, Prediction], list[str]]:
     """Our predictions JSONL, read by the core reader (the one the `score` command uses)."""
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "upload.jsonl"
-        path.write_text(text, encoding="utf-8")
-        preds, report = read_predictions(path)
+    preds, report = parse_predictions(text, "upload.jsonl")
     problems = [f"line {p.line}: {(p.field + ': ') if p.field else ''}{p.message}" for p in report.errors]
     return preds, problems
 

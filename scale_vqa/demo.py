@@ -17,6 +17,7 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
+from .atomic import replace_dir
 from .dimensions import DIMENSIONS, SCALES, Dimension, Scale
 from .item import ImageRefs, Item
 from .predictions import Prediction, write_predictions
@@ -189,9 +190,7 @@ def write_demo(out: Path, *, seed: int = 0) -> dict[str, Path]:
                           preds / "simulated_vlm.jsonl")
         write_predictions(simulate_outputs(items, BLIND_SKILL, seed=seed + 2), preds / "simulated_blind.jsonl")
         (tmp / MARKER).write_text("made by `scale-vqa demo`\n")
-        if out.exists():
-            shutil.rmtree(out)
-        tmp.rename(out)
+        replace_dir(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from .atomic import atomic_write_text
 from .item import LETTERS
-from .jsonfile import kind_of, read_records
+from .jsonfile import Record, kind_of, parse_jsonl, read_records
 from .problems import InputError, Problem, ValidationReport
 from .release import SURROGATE_MESSAGE, has_surrogate
 
@@ -37,8 +37,20 @@ class Prediction:
 
 def read_predictions(path: str | Path) -> tuple[dict[str, Prediction], ValidationReport]:
     """Read a predictions JSONL file; every problem is reported with its line and field, none raised."""
-    name = str(path)
     records, problems = read_records(path, jsonl=True)
+    return _predictions_from(records, problems, str(path))
+
+
+def parse_predictions(text: str, name: str) -> tuple[dict[str, Prediction], ValidationReport]:
+    """Predictions JSONL given as text (e.g. an upload), reported under `name` like :func:`read_predictions`."""
+    records, problems = parse_jsonl(text, name)
+    if not records and not problems:
+        problems = [Problem(name, "empty file, expected one JSON object per line", line=1)]
+    return _predictions_from(records, problems, name)
+
+
+def _predictions_from(records: list[Record], problems: list[Problem],
+                      name: str) -> tuple[dict[str, Prediction], ValidationReport]:
     report = ValidationReport(list(problems))
     out: dict[str, Prediction] = {}
     first_line: dict[str, int] = {}
