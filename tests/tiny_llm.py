@@ -84,8 +84,8 @@ def build_tiny_chat_model(out: Path) -> Path:
     return out
 
 
-def _plant_reply(model: Any, tok: Any) -> None:
-    """Make greedy decoding reply :data:`REPLY` to any prompt, keeping the other weights random.
+def _plant_reply(model: Any, tok: Any, reply: str = REPLY) -> None:
+    """Make greedy decoding answer `reply` to any prompt, keeping the other weights random.
 
     The last token of the generation prompt and the reply's tokens form a chain of distinct tokens: each gets a
     large embedding along its own orthonormal direction, and the output row of its successor points the same
@@ -96,11 +96,11 @@ def _plant_reply(model: Any, tok: Any) -> None:
 
     cue = tok.apply_chat_template([{"role": "user", "content": "?"}], add_generation_prompt=True, tokenize=False)
     chain = [tok(cue, add_special_tokens=False)["input_ids"][-1],
-             *tok(REPLY + tok.eos_token, add_special_tokens=False)["input_ids"]]
+             *tok(reply + tok.eos_token, add_special_tokens=False)["input_ids"]]
     sources, targets = chain[:-1], chain[1:]
     if len(set(sources)) != len(sources):
         raise ValueError(f"the reply's tokens must be distinct: {tok.convert_ids_to_tokens(chain)}")
-    dim = model.config.hidden_size
+    dim = model.get_input_embeddings().weight.shape[1]
     directions = torch.linalg.qr(torch.randn(dim, len(sources), generator=torch.Generator().manual_seed(0)))[0].T
     with torch.no_grad():
         embed, head = model.get_input_embeddings().weight, model.get_output_embeddings().weight
