@@ -193,7 +193,7 @@ def _build(cls: type, raw: Any, source: str, prefix: str) -> Any:
     if not isinstance(raw, dict):
         raise ConfigError(f"{source}: {where}: expected a mapping, got {type(raw).__name__}")
     hints = typing.get_type_hints(cls)
-    names = [f.name for f in dataclasses.fields(cls) if f.name != "source"]
+    names = [f.name for f in dataclasses.fields(cls) if not (cls is TrainConfig and f.name == "source")]
     unknown = sorted(set(raw) - set(names))
     if unknown:
         raise ConfigError(f"{source}: {prefix}{unknown[0]}: unknown key (expected one of: {', '.join(names)})")

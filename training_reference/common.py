@@ -1,0 +1,156 @@
+"""Pieces GRPO and SFT share: processor loading and the left-padding guard, LoRA, resume, logging, export.
+
+torch / transformers / peft are imported inside the functions that need them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .config import ConfigError, LoraConfig, ModelConfig, TrainConfig
+
+LANGUAGE_LINEAR = r".*language_model.*\.(q_proj|k_proj|v_proj|o_proj|gate_proj|up_proj|down_proj)"
+"""LoRA targets when the vision tower is left alone: the language model's attention and MLP projections."""
+
+
+class PaddingError(ValueError):
+    """The processor pads on the right (corrupts multi-image GRPO, FIELD_NOTES §5 / trl#5785)."""
+
+
+@dataclass
+class TrainResult:
+    """What a training run left behind."""
+
+    output_dir: Path
+    global_step: int
+    resumed_from: str | None
+    merged_dir: Path | None
+    metrics: dict[str, Any] = field(default_factory=dict)
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+def load_processor(model: ModelConfig, source: str = "config") -> Any:
+    """The checkpoint's processor (image-only without torchvision), padding on `model.padding_side`."""
+    from scale_vqa.vlm_compat import load_processor as load
+
+    if not model.path:
+        raise ConfigError(f"{source}: model.path: required")
+    if not Path(model.path).exists() and model.path.count("/") != 1:
+        raise ConfigError(f"{source}: model.path: {model.path} does not exist")
+    kwargs = {k: v for k, v in (("min_pixels", model.min_pixels), ("max_pixels", model.max_pixels)) if v}
+    processor = load(model.path, **kwargs)
+    processor.tokenizer.padding_side = model.padding_side
+    check_left_padding(processor)
+    return processor
+
+
+def check_left_padding(processor: Any) -> None:
+    """Raise :class:`PaddingError` unless `processor` (or a bare tokenizer) pads on the left.
+
+    TRL forces left padding only on a processor it loads itself; one handed in is used as it is, and right
+    padding silently misaligns ``mm_token_type_ids`` with the image tokens in multi-image prompts."""
+    tokenizer = getattr(processor, "tokenizer", processor)
+    side = getattr(tokenizer, "padding_side", None)
+    if side != "left":
+        raise PaddingError(f"the processor pads on the {side!r} side; GRPO on Qwen2.5-VL needs left padding "
+                           "(set processor.tokenizer.padding_side = 'left'): right padding silently corrupts "
+                           "multi-image training (trl#5785)")
+
+
+def peft_config(lora: LoraConfig, *, task: str = "CAUSAL_LM") -> Any:
+    """A ``peft.LoraConfig`` (None when LoRA is off). Without ``lora.vision`` the vision tower is not adapted."""
+    if not lora.enabled:
+        return None
+    from peft import LoraConfig as PeftLoraConfig
+
+    targets: Any = lora.target_modules
+    if targets == "all-linear" and not lora.vision:
+        targets = LANGUAGE_LINEAR
+    return PeftLoraConfig(r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout, target_modules=targets,
+                          task_type=task)
+
+
+def resume_checkpoint(config: TrainConfig) -> str | None:
+    """The checkpoint to resume from: ``resume: auto`` → the latest in output_dir (None if there is none)."""
+    if config.resume == "never":
+        return None
+    if config.resume == "auto":
+        from transformers.trainer_utils import get_last_checkpoint
+
+        out = Path(config.output_dir)
+        return get_last_checkpoint(str(out)) if out.is_dir() else None
+    if not Path(config.resume).is_dir():
+        raise ConfigError(f"{config.source}: resume: checkpoint folder not found: {config.resume}")
+    return config.resume
+
+
+def check_trl_kwargs(kwargs: dict[str, Any], cls: type, section: str, source: str) -> None:
+    """ConfigError naming the first key of `kwargs` that is not a field of the TRL config class `cls`."""
+    import dataclasses
+
+    names = {f.name for f in dataclasses.fields(cls)}
+    for key in kwargs:
+        if key not in names:
+            raise ConfigError(f"{source}: {section}.{key}: not a {cls.__name__} field (trl)")
+
+
+def world_size() -> int:
+    return int(os.environ.get("WORLD_SIZE", "1"))
+
+
+def jsonl_logger(path: Path) -> Any:
+    """A TrainerCallback appending every log (loss, kl, reward components, …) to `path` as JSON lines."""
+    from transformers import TrainerCallback
+
+    class JsonlLogger(TrainerCallback):
+        def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None,
+                   **kwargs: Any) -> None:
+            if logs is None or not state.is_world_process_zero:
+                return
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with path.open("a", encoding="utf-8") as f:
+                f.write(json.dumps({"step": state.global_step, "time": time.time(), **logs}) + "\n")
+
+    return JsonlLogger()
+
+
+def export_merged(trainer: Any, processor: Any, config: TrainConfig) -> Path | None:
+    """Save the trained model with any LoRA adapter merged, plus the processor, into ``config.merged_dir``:
+    a plain Qwen2.5-VL checkpoint the evaluator (lm-eval / vLLM / transformers serve) loads as is."""
+    out = config.merged_dir
+    if out is None:
+        return None
+    model = trainer.model
+    is_peft = hasattr(model, "peft_config")
+    if not is_peft:
+        trainer.save_model(str(out))  # gathers ZeRO-3 shards
+    else:
+        adapter = Path(config.output_dir) / "adapter"
+        trainer.save_model(str(adapter))
+        trainer.accelerator.wait_for_everyone()
+        if trainer.accelerator.is_main_process:
+            _merge_adapter(config, adapter, out)
+    if trainer.accelerator.is_main_process:
+        processor.save_pretrained(str(out))
+        generation = getattr(trainer.accelerator.unwrap_model(model), "generation_config", None)
+        if generation is not None:
+            generation.save_pretrained(str(out))
+    trainer.accelerator.wait_for_everyone()
+    return out
+
+
+def _merge_adapter(config: TrainConfig, adapter: Path, out: Path) -> None:
+    """Reload the base model on CPU, apply the saved adapter, merge and save (works after ZeRO-3 too)."""
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForImageTextToText
+
+    dtype = config.model.dtype if config.model.dtype == "auto" else getattr(torch, config.model.dtype)
+    base = AutoModelForImageTextToText.from_pretrained(config.model.path, dtype=dtype, device_map=None)
+    merged = PeftModel.from_pretrained(base, str(adapter)).merge_and_unload()
+    merged.save_pretrained(str(out))

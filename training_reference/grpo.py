@@ -1,0 +1,125 @@
+"""GRPO on TRL: ``scale-vqa train grpo --config FILE [key=value …]``.
+
+:func:`build_trainer` wires a :class:`~training_reference.config.TrainConfig` into ``trl.GRPOTrainer``: the
+checkpoint's processor (left padding asserted), prompts from :mod:`training_reference.data`, the seed-parity
+rewards of :mod:`training_reference.rewards` weighted through ``reward_weights``, completions and reward
+components logged (TRL's ``completions/*.parquet`` plus ``train_log.jsonl``), checkpoints every
+``save_steps``. :func:`train` resumes from the latest checkpoint, trains, and exports a merged model.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from .common import (
+    TrainResult,
+    check_left_padding,
+    check_trl_kwargs,
+    export_merged,
+    jsonl_logger,
+    load_processor,
+    peft_config,
+    resume_checkpoint,
+    world_size,
+)
+from .config import ConfigError, TrainConfig
+from .data import DataStats, load_prepared
+from .rewards import PATHOLOGY_ENTITIES, RewardFunc, RewardSpec, make_reward_funcs
+
+
+def reward_spec(config: TrainConfig) -> RewardSpec:
+    """The config's reward section as a :class:`~training_reference.rewards.RewardSpec`."""
+    r = config.reward
+    terms = PATHOLOGY_ENTITIES
+    if r.entity_terms_file:
+        path = Path(r.entity_terms_file)
+        if not path.is_file():
+            raise ConfigError(f"{config.source}: reward.entity_terms_file: file not found: {path}")
+        extra = [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        terms = (*terms, *(t for t in extra if not t.startswith("#")))
+    return RewardSpec(mode=r.mode, accuracy_weight=r.accuracy_weight, format_weight=r.format_weight,
+                      entity_weight=r.entity_weight, entity_terms=terms)
+
+
+def grpo_kwargs(config: TrainConfig, reward_weights: Sequence[float], *, n_devices: int | None = None) -> dict:
+    """Keyword arguments for ``trl.GRPOConfig``: the ``grpo`` section plus what the other sections imply."""
+    kwargs = dict(config.grpo)
+    kwargs["output_dir"] = config.output_dir
+    kwargs.setdefault("log_completions", True)
+    kwargs.setdefault("remove_unused_columns", False)  # reward functions read gold / letters / id
+    init = dict(kwargs.get("model_init_kwargs") or {})
+    init.setdefault("dtype", config.model.dtype)
+    if config.model.attn_implementation:
+        init.setdefault("attn_implementation", config.model.attn_implementation)
+    kwargs["model_init_kwargs"] = init
+    if "reward_weights" in kwargs:
+        raise ConfigError(f"{config.source}: grpo.reward_weights: set the weights in the reward section "
+                          "(reward.accuracy_weight, reward.format_weight, reward.entity_weight)")
+    kwargs["reward_weights"] = list(reward_weights)
+    per_step = config.data.prompts_per_step
+    if per_step:
+        if "gradient_accumulation_steps" in config.grpo:
+            raise ConfigError(f"{config.source}: grpo.gradient_accumulation_steps: set either it or "
+                              "data.prompts_per_step, not both")
+        generations = int(kwargs.get("num_generations", 8))
+        per_device = int(kwargs.get("per_device_train_batch_size", 8))
+        devices = n_devices or world_size()
+        completions, per_micro = per_step * generations, per_device * devices
+        if completions % per_micro:
+            raise ConfigError(f"{config.source}: data.prompts_per_step: {per_step} prompts × {generations} "
+                              f"generations = {completions} completions per step is not a multiple of "
+                              f"{per_device} per device × {devices} device(s)")
+        kwargs["gradient_accumulation_steps"] = completions // per_micro
+    return kwargs
+
+
+def build_trainer(config: TrainConfig, *, processor: Any = None, train_dataset: Any = None,
+                  extra_rewards: Sequence[tuple[RewardFunc, float]] = (), callbacks: Sequence[Any] = ()
+                  ) -> tuple[Any, DataStats | None]:
+    """A ready ``GRPOTrainer`` and the data statistics (None when `train_dataset` is given prepared).
+
+    `processor` defaults to the checkpoint's; a given one must pad on the left. `extra_rewards` adds
+    ``(function, weight)`` pairs after the configured rewards (tests use one that varies within a group)."""
+    from trl import GRPOConfig, GRPOTrainer
+
+    config.require("model.path", "output_dir")
+    check_trl_kwargs(config.grpo, GRPOConfig, "grpo", config.source)
+    if processor is None:
+        processor = load_processor(config.model, config.source)
+    check_left_padding(processor)
+    stats = None
+    if train_dataset is None:
+        config.require("data.source")
+        train_dataset, stats = load_prepared(config.data.source, config.data.split, processor, kind="grpo",
+                                             max_prompt_tokens=config.data.max_prompt_tokens,
+                                             allow_no_images=config.data.allow_no_images, limit=config.data.limit)
+        print(stats.summary())
+    funcs, weights = make_reward_funcs(reward_spec(config))
+    for func, weight in extra_rewards:
+        funcs.append(func)
+        weights.append(weight)
+    args = GRPOConfig(**grpo_kwargs(config, weights))
+    Path(args.output_dir, "completions").mkdir(parents=True, exist_ok=True)
+    trainer = GRPOTrainer(model=config.model.path, reward_funcs=funcs, args=args, train_dataset=train_dataset,
+                          processing_class=processor, peft_config=peft_config(config.lora),
+                          callbacks=[jsonl_logger(Path(args.output_dir) / "train_log.jsonl"), *callbacks])
+    check_left_padding(trainer.processing_class)
+    return trainer, stats
+
+
+def train(config: TrainConfig, **kwargs: Any) -> TrainResult:
+    """Build the trainer, resume from the latest checkpoint (``resume: auto``), train, export."""
+    resume = resume_checkpoint(config)
+    trainer, stats = build_trainer(config, **kwargs)
+    if stats is not None and trainer.accelerator.is_main_process:
+        Path(config.output_dir).mkdir(parents=True, exist_ok=True)
+        (Path(config.output_dir) / "data_stats.json").write_text(json.dumps(stats.to_dict(), indent=2) + "\n")
+    if resume:
+        print(f"resuming from {resume}")
+    output = trainer.train(resume_from_checkpoint=resume)
+    merged = export_merged(trainer, trainer.processing_class, config)
+    return TrainResult(Path(config.output_dir), trainer.state.global_step, resume, merged, dict(output.metrics),
+                       stats.to_dict() if stats else {})
