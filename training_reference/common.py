@@ -99,6 +99,32 @@ def check_trl_kwargs(kwargs: dict[str, Any], cls: type, section: str, source: st
             raise ConfigError(f"{source}: {section}.{key}: not a {cls.__name__} field (trl)")
 
 
+def model_init_kwargs(config: TrainConfig, given: dict[str, Any] | None) -> dict[str, Any]:
+    """``model_init_kwargs`` for TRL: the given ones, plus ``model.dtype`` / ``model.attn_implementation``."""
+    init = dict(given or {})
+    init.setdefault("dtype", config.model.dtype)
+    if config.model.attn_implementation:
+        init.setdefault("attn_implementation", config.model.attn_implementation)
+    return init
+
+
+def run_training(config: TrainConfig, build: Any, **kwargs: Any) -> TrainResult:
+    """Shared driver: resume point, ``build(config, **kwargs)`` → (trainer, stats), data stats saved, train,
+    export the merged model."""
+    resume = resume_checkpoint(config)
+    trainer, stats = build(config, **kwargs)
+    out = Path(config.output_dir)
+    if stats is not None and trainer.accelerator.is_main_process:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "data_stats.json").write_text(json.dumps(stats.to_dict(), indent=2) + "\n")
+    if resume:
+        print(f"resuming from {resume}")
+    output = trainer.train(resume_from_checkpoint=resume)
+    merged = export_merged(trainer, trainer.processing_class, config)
+    return TrainResult(out, trainer.state.global_step, resume, merged, dict(output.metrics),
+                       stats.to_dict() if stats else {})
+
+
 def world_size() -> int:
     return int(os.environ.get("WORLD_SIZE", "1"))
 

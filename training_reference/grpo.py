@@ -9,7 +9,6 @@ components logged (TRL's ``completions/*.parquet`` plus ``train_log.jsonl``), ch
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -18,11 +17,11 @@ from .common import (
     TrainResult,
     check_left_padding,
     check_trl_kwargs,
-    export_merged,
     jsonl_logger,
     load_processor,
+    model_init_kwargs,
     peft_config,
-    resume_checkpoint,
+    run_training,
     world_size,
 )
 from .config import ConfigError, TrainConfig
@@ -50,11 +49,7 @@ def grpo_kwargs(config: TrainConfig, reward_weights: Sequence[float], *, n_devic
     kwargs["output_dir"] = config.output_dir
     kwargs.setdefault("log_completions", True)
     kwargs.setdefault("remove_unused_columns", False)  # reward functions read gold / letters / id
-    init = dict(kwargs.get("model_init_kwargs") or {})
-    init.setdefault("dtype", config.model.dtype)
-    if config.model.attn_implementation:
-        init.setdefault("attn_implementation", config.model.attn_implementation)
-    kwargs["model_init_kwargs"] = init
+    kwargs["model_init_kwargs"] = model_init_kwargs(config, kwargs.get("model_init_kwargs"))
     if "reward_weights" in kwargs:
         raise ConfigError(f"{config.source}: grpo.reward_weights: set the weights in the reward section "
                           "(reward.accuracy_weight, reward.format_weight, reward.entity_weight)")
@@ -111,15 +106,5 @@ def build_trainer(config: TrainConfig, *, processor: Any = None, train_dataset: 
 
 
 def train(config: TrainConfig, **kwargs: Any) -> TrainResult:
-    """Build the trainer, resume from the latest checkpoint (``resume: auto``), train, export."""
-    resume = resume_checkpoint(config)
-    trainer, stats = build_trainer(config, **kwargs)
-    if stats is not None and trainer.accelerator.is_main_process:
-        Path(config.output_dir).mkdir(parents=True, exist_ok=True)
-        (Path(config.output_dir) / "data_stats.json").write_text(json.dumps(stats.to_dict(), indent=2) + "\n")
-    if resume:
-        print(f"resuming from {resume}")
-    output = trainer.train(resume_from_checkpoint=resume)
-    merged = export_merged(trainer, trainer.processing_class, config)
-    return TrainResult(Path(config.output_dir), trainer.state.global_step, resume, merged, dict(output.metrics),
-                       stats.to_dict() if stats else {})
+    """Build the trainer, resume from the latest checkpoint (``resume: auto``), train, export the merged model."""
+    return run_training(config, build_trainer, **kwargs)
