@@ -56,7 +56,7 @@ def grpo_kwargs(config: TrainConfig, reward_weights: Sequence[float], *, n_devic
     kwargs["reward_weights"] = list(reward_weights)
     per_step = config.data.prompts_per_step
     if per_step:
-        if "gradient_accumulation_steps" in config.grpo:
+        if config.grpo.get("gradient_accumulation_steps") is not None:
             raise ConfigError(f"{config.source}: grpo.gradient_accumulation_steps: set either it or "
                               "data.prompts_per_step, not both")
         generations = int(kwargs.get("num_generations", 8))
@@ -82,21 +82,24 @@ def build_trainer(config: TrainConfig, *, processor: Any = None, train_dataset: 
 
     config.require("model.path", "output_dir")
     check_trl_kwargs(config.grpo, GRPOConfig, "grpo", config.source)
+    funcs, weights = make_reward_funcs(reward_spec(config))
+    for func, weight in extra_rewards:
+        funcs.append(func)
+        weights.append(weight)
+    args = GRPOConfig(**grpo_kwargs(config, weights))  # config errors surface before the data is prepared
     if processor is None:
         processor = load_processor(config.model, config.source)
     check_left_padding(processor)
     stats = None
     if train_dataset is None:
         config.require("data.source")
-        train_dataset, stats = load_prepared(config.data.source, config.data.split, processor, kind="grpo",
-                                             max_prompt_tokens=config.data.max_prompt_tokens,
-                                             allow_no_images=config.data.allow_no_images, limit=config.data.limit)
-        print(stats.summary())
-    funcs, weights = make_reward_funcs(reward_spec(config))
-    for func, weight in extra_rewards:
-        funcs.append(func)
-        weights.append(weight)
-    args = GRPOConfig(**grpo_kwargs(config, weights))
+        with args.main_process_first(desc="prepare data"):  # other ranks then read the datasets cache
+            train_dataset, stats = load_prepared(config.data.source, config.data.split, processor, kind="grpo",
+                                                 max_prompt_tokens=config.data.max_prompt_tokens,
+                                                 allow_no_images=config.data.allow_no_images,
+                                                 limit=config.data.limit)
+        if args.process_index == 0:
+            print(stats.summary())
     Path(args.output_dir, "completions").mkdir(parents=True, exist_ok=True)
     trainer = GRPOTrainer(model=config.model.path, reward_funcs=funcs, args=args, train_dataset=train_dataset,
                           processing_class=processor, peft_config=peft_config(config.lora),
