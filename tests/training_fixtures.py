@@ -21,7 +21,7 @@ TINY_GRPO = {
         "per_device_train_batch_size": 4, "gradient_accumulation_steps": 1, "max_completion_length": 16,
         "beta": 0.01, "use_bias_correction_kl": False, "learning_rate": 1e-3, "max_steps": 2, "save_steps": 1,
         "logging_steps": 1, "report_to": "none", "seed": 0, "dataloader_num_workers": 0,
-        "lr_scheduler_type": "constant", "weight_decay": 0.01,
+        "lr_scheduler_type": "constant", "weight_decay": 0.01, "num_completions_to_print": 1,
     },
 }
 
@@ -43,3 +43,38 @@ def distinct_chars_reward(prompts: list[Any], completions: list[Any], **kwargs: 
     from training_reference.rewards import completion_text
 
     return [len(set(completion_text(c))) / 16 for c in completions]
+
+
+_ASSETS: dict[str, Any] = {}
+
+
+def tiny_assets(tmp_path_factory: Any) -> dict[str, Any]:
+    """Build once per session: ``model`` (random), ``planted`` (replies :data:`tiny_vlm.REPLY`), ``data`` (built
+    dataset folder), ``items`` (its items by id)."""
+    if not _ASSETS:
+        from tiny_vlm import build_tiny_vlm
+
+        root = tmp_path_factory.mktemp("tiny_training")
+        data, items = build_tiny_dataset(root / "data")
+        _ASSETS.update(model=build_tiny_vlm(root / "model", plant=False),
+                       planted=build_tiny_vlm(root / "planted", plant=True),
+                       data=data, items={item.id: item for item in items}, root=root)
+    return _ASSETS
+
+
+def tiny_config(assets: dict[str, Any], out: Path, *, model: str = "model", **sections: dict[str, Any]) -> Any:
+    """A :class:`TrainConfig` for the tiny GRPO run, writing to `out`; `sections` update its sections."""
+    import copy
+
+    from training_reference.config import from_dict
+
+    raw = copy.deepcopy(TINY_GRPO)
+    raw.update(output_dir=str(out))
+    raw["model"]["path"] = str(assets[model])
+    raw["data"]["source"] = str(assets["data"])
+    for name, values in sections.items():
+        if isinstance(raw.get(name), dict):
+            raw[name].update(values)
+        else:
+            raw[name] = values
+    return from_dict(raw, "tiny-test-config")

@@ -20,6 +20,7 @@ Command-line overrides are ``dotted.key=value`` with a YAML value (``grpo.learni
 from __future__ import annotations
 
 import dataclasses
+import re
 import types
 import typing
 from dataclasses import dataclass, field
@@ -149,7 +150,7 @@ def _read_with_bases(path: Path, seen: tuple[Path, ...]) -> tuple[dict[str, Any]
     if path.resolve() in seen:
         raise ConfigError(f"{path}: base: circular reference")
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        raw = _numbers(yaml.safe_load(path.read_text(encoding="utf-8")) or {})
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from None
     if not isinstance(raw, dict):
@@ -161,6 +162,20 @@ def _read_with_bases(path: Path, seen: tuple[Path, ...]) -> tuple[dict[str, Any]
         raise ConfigError(f"{path}: base: expected a file name, got {base!r}")
     parent, sources = _read_with_bases((path.parent / base), (*seen, path.resolve()))
     return _merge(parent, raw), [str(path), *sources]
+
+
+_EXPONENT = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)[eE][+-]?\d+")
+
+
+def _numbers(value: Any) -> Any:
+    """YAML 1.1 reads ``1e-6`` (no dot) as a string; read it as the float everyone means."""
+    if isinstance(value, str) and _EXPONENT.fullmatch(value.strip()):
+        return float(value)
+    if isinstance(value, dict):
+        return {k: _numbers(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_numbers(v) for v in value]
+    return value
 
 
 def _merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
@@ -175,7 +190,7 @@ def _apply_override(raw: dict[str, Any], spec: str, source: str) -> None:
     if not sep or not key.strip():
         raise ConfigError(f"override {spec!r}: use dotted.key=value")
     try:
-        value = yaml.safe_load(text) if text.strip() else ""
+        value = _numbers(yaml.safe_load(text)) if text.strip() else ""
     except yaml.YAMLError as exc:
         raise ConfigError(f"override {spec!r}: value is not valid YAML: {exc}") from None
     node = raw
