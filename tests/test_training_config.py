@@ -31,7 +31,7 @@ def test_seed_parity_maps_the_verl_recipe() -> None:
     # 32 prompts × 5 rollouts per optimizer step on any device count that divides it
     assert grpo_kwargs(config, [0.8, 0.2], n_devices=1)["gradient_accumulation_steps"] == 40
     assert grpo_kwargs(config, [0.8, 0.2], n_devices=4)["gradient_accumulation_steps"] == 10
-    with pytest.raises(ConfigError, match="data.prompts_per_step.*3 device"):
+    with pytest.raises(ConfigError, match=r"data\.prompts_per_step.*3 device"):
         grpo_kwargs(config, [0.8, 0.2], n_devices=3)
 
 
@@ -97,7 +97,7 @@ def test_trl_field_and_reward_weight_checks(tmp_path: Path) -> None:
         check_trl_kwargs({"max_prompt_length": 5120}, GRPOConfig, "grpo", "c.yaml")
     with pytest.raises(ConfigError, match=r"grpo\.reward_weights: set the weights in the reward section"):
         grpo_kwargs(from_dict({"grpo": {"reward_weights": [1, 1]}}), [0.8, 0.2])
-    with pytest.raises(ConfigError, match="either it or data.prompts_per_step"):
+    with pytest.raises(ConfigError, match=r"either it or data\.prompts_per_step"):
         grpo_kwargs(from_dict({"data": {"prompts_per_step": 4}, "grpo": {"gradient_accumulation_steps": 2}}), [1.0])
 
 

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from datasets import load_dataset
 from PIL import Image
+from training_fixtures import tiny_assets
 
 from builders.export import build_dataset
 from scale_vqa.prompt import SEED_SYSTEM_PROMPT, build_prompt
 from tiny_vlm import IMAGE_SIZES, write_release
-from training_fixtures import tiny_assets
 from training_reference.data import DataError, PromptLength, prepare
 
 
@@ -68,7 +68,8 @@ def test_prompts_interleave_labels_and_images_in_core_order(assets: dict, proces
 
 
 def test_image_bytes_pass_through_untouched(assets: dict, processor, tmp_path: Path) -> None:
-    from datasets import Image as ImageFeature, List
+    from datasets import Image as ImageFeature
+    from datasets import List
 
     ds, _ = prepare(split(assets["data"], tmp_path), processor)
     raw = ds.cast_column("images", List(ImageFeature(decode=False)))
@@ -101,7 +102,7 @@ def test_over_long_prompts_are_dropped_and_counted(assets: dict, processor, tmp_
     expected = sum(n > threshold for n in full["prompt_tokens"])
     assert stats.dropped_too_long == expected and stats.kept == 10 - expected == kept.num_rows
     assert stats.longest_seen == ordered[-1] and stats.longest_kept <= threshold
-    assert "dropped %d over %d tokens" % (expected, threshold) in stats.summary()
+    assert f"dropped {expected} over {threshold} tokens" in stats.summary()
 
 
 def test_missing_scale_is_left_out_with_its_label(processor, tmp_path: Path) -> None:

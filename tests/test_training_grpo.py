@@ -14,7 +14,6 @@ from typing import Any
 
 import pandas as pd
 import pytest
-
 from training_fixtures import distinct_chars_reward, tiny_assets, tiny_config
 
 pytestmark = pytest.mark.slow
@@ -30,7 +29,8 @@ def vision_grad_probe() -> Any:
     from transformers import TrainerCallback
 
     class Probe(TrainerCallback):
-        norms: list[float] = []
+        def __init__(self) -> None:
+            self.norms: list[float] = []
 
         def on_pre_optimizer_step(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
             total = 0.0

@@ -85,8 +85,8 @@ def test_trl_calling_convention_and_logged_columns() -> None:
 
 def test_completion_text_forms() -> None:
     assert completion_text("plain") == "plain"
-    assert completion_text([{"role": "assistant", "content": [{"type": "text", "text": "a"},
-                                                              {"type": "image"}, {"type": "text", "text": "b"}]}]) == "ab"
+    parts = [{"type": "text", "text": "a"}, {"type": "image"}, {"type": "text", "text": "b"}]
+    assert completion_text([{"role": "assistant", "content": parts}]) == "ab"
 
 
 def test_entity_reward_off_by_default_and_weighted_when_on() -> None:
@@ -109,5 +109,5 @@ def test_entity_matching() -> None:
 
 
 def test_unknown_mode_is_refused() -> None:
-    with pytest.raises(ValueError, match="reward.mode"):
+    with pytest.raises(ValueError, match=r"reward\.mode"):
         make_reward_funcs(RewardSpec(mode="paper"))  # type: ignore[arg-type]
