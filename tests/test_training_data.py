@@ -140,3 +140,17 @@ def test_not_a_built_dataset(processor) -> None:
 
     with pytest.raises(DataError, match="missing column"):
         prepare(Dataset.from_dict({"id": ["a"]}), processor)
+
+
+def test_model_pixel_bounds_reach_the_processor_and_the_counts(assets: dict, processor, tmp_path: Path) -> None:
+    from training_reference.common import load_processor
+    from training_reference.config import ModelConfig
+
+    small = load_processor(ModelConfig(path=str(assets["model"]), max_pixels=56 * 56))
+    assert small.image_processor.size.longest_edge == 56 * 56
+    assert small.image_processor.size.shortest_edge == processor.image_processor.size.shortest_edge
+    ds = split(assets["data"], tmp_path)
+    full, _ = prepare(ds, processor, limit=1)
+    bounded, _ = prepare(ds, small, limit=1)
+    assert bounded[0]["prompt_tokens"] == full[0]["prompt_tokens"] - 12  # mid, high (112×56): 8 → 2 image tokens
+    assert bounded[0]["prompt_tokens"] == PromptLength(small).exact(bounded[0]["prompt"], bounded[0]["images"])

@@ -42,8 +42,11 @@ def load_processor(model: ModelConfig, source: str = "config") -> Any:
         raise ConfigError(f"{source}: model.path: required")
     if not Path(model.path).exists() and model.path.count("/") != 1:
         raise ConfigError(f"{source}: model.path: {model.path} does not exist")
-    kwargs = {k: v for k, v in (("min_pixels", model.min_pixels), ("max_pixels", model.max_pixels)) if v}
-    processor = load(model.path, **kwargs)
+    processor = load(model.path)
+    if model.min_pixels or model.max_pixels:  # transformers 5: image bounds go through `size`
+        size = processor.image_processor.size
+        processor = load(model.path, size={"shortest_edge": model.min_pixels or size.shortest_edge,
+                                           "longest_edge": model.max_pixels or size.longest_edge})
     processor.tokenizer.padding_side = model.padding_side
     check_left_padding(processor)
     return processor

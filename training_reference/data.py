@@ -186,14 +186,14 @@ def prepare(dataset: Any, processor: Any, *, kind: Kind = "grpo", max_prompt_tok
     image_cols = [c for c in IMAGE_COLUMNS if c in dataset.column_names]
     for col in image_cols:
         dataset = dataset.cast_column(col, Image(decode=False))
-    if not allow_no_images and not any(value is not None for c in image_cols for value in dataset[c]):
-        raise DataError(f"{source} [{split}]: the dataset has no images (was it built without them?); GRPO on "
-                        "text alone is not the recipe. Set data.allow_no_images=true to train on text anyway")
     mapped = dataset.map(_mapped, remove_columns=dataset.column_names, features=features(kind), num_proc=num_proc,
                          fn_kwargs={"kind": kind, "length": PromptLength(processor), "image_cols": image_cols,
                                     "allow_no_images": allow_no_images, "max_prompt_tokens": max_prompt_tokens},
                          desc="preparing prompts")
     drops, lengths = mapped["drop"], mapped["prompt_tokens"]
+    if drops and drops.count("no_images") == len(drops):
+        raise DataError(f"{source} [{split}]: the dataset has no images (was it built without them?); GRPO on "
+                        "text alone is not the recipe. Set data.allow_no_images=true to train on text anyway")
     stats = DataStats(source, split, n_rows=dataset.num_rows, max_prompt_tokens=max_prompt_tokens,
                       kept=drops.count(""), dropped_too_long=drops.count("too_long"),
                       dropped_no_images=drops.count("no_images"), dropped_no_rationale=drops.count("no_rationale"),
