@@ -183,3 +183,18 @@ def test_sft_masks_the_prompt_and_trains(assets: dict, tmp_path: Path) -> None:
     output = trainer.train()
     assert math.isfinite(output.training_loss) and output.training_loss > 0
     assert stats is not None and stats.kept == 10
+
+
+def test_gpu_benchmark_script_runs_at_toy_size(tmp_path: Path) -> None:
+    """benchmarks/bench_grpo.py (issue 7, item 6) is prepared for a CUDA machine; here it must run on CPU."""
+    import subprocess
+    import sys
+
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_grpo.py"
+    proc = subprocess.run([sys.executable, str(script), "--out", str(tmp_path), "--arch", "tiny", "--cpu",
+                           "--image-side", "56", "--items", "1", "--batch", "1", "--steps", "1",
+                           "--max-completion", "4"], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    summary = json.loads((tmp_path / "results.json").read_text())
+    (row,) = summary["rows"]
+    assert summary["largest_batch"] == 1 and row["steps"] == 1 and row["step_time_s"] > 0 and row["tokens_per_s"] > 0
