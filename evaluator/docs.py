@@ -28,6 +28,8 @@ from scale_vqa.prompt import Variant, prompts_for, rotate_options, shuffled_dono
 from scale_vqa.release import IMAGE_PLACEHOLDER, canonical_split, load_items
 
 DEFAULT_SPLIT = "test"
+IMAGE_REF = "scale_vqa_ref"
+"""Attribute of each image :func:`doc_images` returns: ``item:scale:path`` (where it came from)."""
 MAX_SIDE = 1344
 """JPEG images are decoded at a reduced scale when both sides exceed this (``Image.draft``; lossless for the
 model, whose processor resizes to ``max_pixels`` anyway)."""
@@ -212,11 +214,13 @@ def source_by_key(key: str) -> Source:
     return open_source(source, split, images or None, subset or None)
 
 
-def open_image(data: bytes, max_side: int = MAX_SIDE) -> Any:
-    """A PIL image over `data`, not yet decoded (decoding happens when the model first uses it)."""
+def open_image(data: bytes, ref: str = "", max_side: int = MAX_SIDE) -> Any:
+    """A PIL image over `data`, not yet decoded (decoding happens when the model first uses it); `ref`
+    (``item:scale:path``) is kept on it as ``IMAGE_REF``."""
     from PIL import Image
 
     img = Image.open(io.BytesIO(data))
+    setattr(img, IMAGE_REF, ref)
     if img.format == "JPEG" and min(img.size) > max_side:
         img.draft("RGB", (max_side, max_side))
     return img
@@ -230,4 +234,5 @@ def doc_images(doc: Mapping[str, Any]) -> list[Any]:
         raise ValueError(f"item {doc['id']}: the prompt has {n} {IMAGE_PLACEHOLDER} placeholders but "
                          f"{len(refs)} images")
     store = source_by_key(doc["source"]).images
-    return [open_image(store.read(ref["item"], Scale(ref["scale"]), ref["path"])) for ref in refs]
+    return [open_image(store.read(ref["item"], Scale(ref["scale"]), ref["path"]),
+                       f"{ref['item']}:{ref['scale']}:{ref['path']}") for ref in refs]

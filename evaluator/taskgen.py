@@ -30,8 +30,7 @@ test_split: test
 output_type: generate_until
 description: "{{system}}"
 doc_to_text: !function utils.doc_to_text
-doc_to_image: !function utils.doc_to_image
-doc_to_target: answer
+%(images)sdoc_to_target: answer
 process_results: !function utils.process_results
 generation_kwargs:
   until: ["</answer>"]
@@ -39,7 +38,7 @@ generation_kwargs:
   temperature: 0.0
   max_gen_toks: 4096
 metric_list:
-%s
+%(metrics)s
 metadata:
   version: 0.1
 """
@@ -65,10 +64,14 @@ def task_name(suffix: str, dimension: str) -> str:
 
 def files() -> dict[str, str]:
     """File name → content of every file in the task folder but ``utils.py``."""
-    out = {"_template_yaml": TEMPLATE % _metric_list("plain"),
-           "_circular_template_yaml": TEMPLATE % _metric_list("circular")}
+    images = "doc_to_image: !function utils.doc_to_image\n"
+    out = {"_template_yaml": TEMPLATE % {"images": images, "metrics": _metric_list("plain")},
+           "_circular_template_yaml": TEMPLATE % {"images": images, "metrics": _metric_list("circular")},
+           # no doc_to_image at all: text-only requests, which every backend serves on its text path
+           "_blind_template_yaml": TEMPLATE % {"images": "", "metrics": _metric_list("plain")}}
     for suffix, variant in VARIANTS.items():
-        template = "_circular_template_yaml" if variant == "circular" else "_template_yaml"
+        template = {"circular": "_circular_template_yaml", "blind": "_blind_template_yaml"}.get(variant,
+                                                                                                  "_template_yaml")
         group = group_name(suffix)
         tasks = []
         for dim in DIMENSIONS:
