@@ -12,16 +12,15 @@ import pytest
 pytest.importorskip("lm_eval")
 pytest.importorskip("transformers")
 
-from tiny_vlm import IMAGE_SIZES, REPLY, build_tiny_vlm, write_release  # noqa: E402
-
-from evaluator import docs, metrics, taskgen  # noqa: E402
-from evaluator.openai_chat import interleave  # noqa: E402
-from evaluator.report import gain, read_run, render  # noqa: E402
-from evaluator.runner import model_arguments, run_eval  # noqa: E402
-from scale_vqa.cli import main  # noqa: E402
-from scale_vqa.predictions import Prediction  # noqa: E402
-from scale_vqa.release import load_items  # noqa: E402
-from scale_vqa.scoring import score  # noqa: E402
+from evaluator import docs, metrics, taskgen
+from evaluator.openai_chat import interleave
+from evaluator.report import gain, read_run, render
+from evaluator.runner import model_arguments, run_eval
+from scale_vqa.cli import main
+from scale_vqa.predictions import Prediction
+from scale_vqa.release import load_items
+from scale_vqa.scoring import score
+from tiny_vlm import IMAGE_SIZES, REPLY, build_tiny_vlm, write_release
 
 PATCH_GRID = {scale: [1, h // 14, w // 14] for scale, (w, h) in IMAGE_SIZES.items()}
 """image_grid_thw of each scale's synthetic image (t, h, w in patches)."""
@@ -242,3 +241,38 @@ def test_stock_lm_eval_cli_runs_the_task_folder(tiny_vlm, release, tmp_path) -> 
     results = json.loads(next((tmp_path / "out").rglob("results_*.json")).read_text())["results"]
     assert results["scale_vqa"]["format_rate,none"] == 1.0
     assert set(results) >= {f"scale_vqa_{d}" for d in ("correspondence", "diagnosis")}
+
+
+@pytest.mark.slow
+def test_openai_class_against_transformers_serve_interleaves_three_images(tiny_vlm, release, tmp_path,
+                                                                         monkeypatch) -> None:
+    pytest.importorskip("fastapi")
+    from evaluator.openai_chat import InterleavedChatCompletion
+    from tiny_llm import serve, served_model
+
+    payloads: list[dict] = []
+    inner = InterleavedChatCompletion._create_payload
+
+    def spy(self, messages, *args, **kwargs):
+        payload = inner(self, messages, *args, **kwargs)
+        payloads.append(payload)
+        return payload
+
+    monkeypatch.setattr(InterleavedChatCompletion, "_create_payload", spy)
+    from scale_vqa.vlm_compat import SERVE_PRELUDE
+
+    with serve(tiny_vlm, prelude=SERVE_PRELUDE) as base_url:
+        result = run_eval("openai", {"model": served_model(tiny_vlm), "base_url": f"{base_url}/chat/completions",
+                                     "num_concurrent": 2},
+                          source=str(release), split="validation", tasks="scale_vqa", out=tmp_path / "run",
+                          limit=1, max_gen_toks=24)
+    assert len(payloads) == 5
+    for payload in payloads:
+        assert payload["temperature"] == 0 and "</answer>" in payload["stop"]
+        user = payload["messages"][-1]["content"]
+        kinds = [part["type"] for part in user]
+        assert kinds == ["text", "image_url", "text", "image_url", "text", "image_url", "text"]
+        assert user[0]["text"].endswith("Low magnification (1×): ")
+        assert user[2]["text"].startswith("\nMid magnification (4×)")
+    rep = result.reports["scale_vqa"]
+    assert rep.format_rate == 1.0 and len(rep.results) == 5

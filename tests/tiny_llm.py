@@ -122,16 +122,22 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def serve_command(model_dir: Path, port: int) -> list[str]:
-    """``transformers serve MODEL_DIR --host 127.0.0.1 --port PORT --device cpu`` with this interpreter's CLI."""
+def serve_command(model_dir: Path, port: int, prelude: str | None = None) -> list[str]:
+    """``transformers serve MODEL_DIR --host 127.0.0.1 --port PORT --device cpu`` with this interpreter's CLI;
+    `prelude` is Python run in the server process first (e.g. registering image-only Qwen-VL processors)."""
     cli = Path(sys.executable).with_name("transformers")
-    head = [str(cli)] if cli.is_file() else [sys.executable, "-c",
-                                               "from transformers.cli.transformers import main; main()"]
+    if prelude:
+        head = [sys.executable, "-c", f"{prelude}; import sys; sys.argv[0] = 'transformers'; "
+                                      "from transformers.cli.transformers import main; main()"]
+    else:
+        head = [str(cli)] if cli.is_file() else [sys.executable, "-c",
+                                                   "from transformers.cli.transformers import main; main()"]
     return [*head, "serve", served_model(model_dir), "--host", "127.0.0.1", "--port", str(port), "--device", "cpu"]
 
 
 @contextlib.contextmanager
-def serve(model_dir: Path, timeout: float = 120.0, threads: int = 1) -> Iterator[str]:
+def serve(model_dir: Path, timeout: float = 120.0, threads: int = 1,
+          prelude: str | None = None) -> Iterator[str]:
     """Run ``transformers serve`` for `model_dir` on a free loopback port until the block ends; yields the
     ``http://127.0.0.1:PORT/v1`` base URL once ``/health`` answers (the model is loaded before the server
     listens). Raises RuntimeError with the server's log when it exits or is not healthy within `timeout`.
@@ -145,7 +151,7 @@ def serve(model_dir: Path, timeout: float = 120.0, threads: int = 1) -> Iterator
            "TOKENIZERS_PARALLELISM": "false", "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
     log = model_dir.parent / f"serve-{port}.log"
     with log.open("wb") as sink:
-        proc = subprocess.Popen(serve_command(model_dir, port), stdout=sink, stderr=subprocess.STDOUT,
+        proc = subprocess.Popen(serve_command(model_dir, port, prelude), stdout=sink, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, env=env)
     try:
         deadline = time.monotonic() + timeout
