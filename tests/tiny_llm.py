@@ -20,8 +20,8 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
+from evaluator.tiny_model import plant_reply
 from scale_vqa.prompt import ANSWER_INSTRUCTION, SEED_SYSTEM_PROMPT
 
 SPECIAL = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
@@ -77,37 +77,11 @@ def build_tiny_chat_model(out: Path) -> Path:
     tok = AutoTokenizer.from_pretrained(out)  # exactly the tokenization the server will use
     torch.manual_seed(0)
     model = Qwen2ForCausalLM(config)
-    _plant_reply(model, tok)
+    plant_reply(model, tok, REPLY)
     model.generation_config = GenerationConfig(eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id,
                                                bos_token_id=None, do_sample=False)
     model.save_pretrained(out)
     return out
-
-
-def _plant_reply(model: Any, tok: Any, reply: str = REPLY) -> None:
-    """Make greedy decoding answer `reply` to any prompt, keeping the other weights random.
-
-    The last token of the generation prompt and the reply's tokens form a chain of distinct tokens: each gets a
-    large embedding along its own orthonormal direction, and the output row of its successor points the same
-    way. The random attention and MLP blocks add only a small perturbation to such a residual stream, so the
-    next token follows from the current one whatever the prompt, with a wide logit margin.
-    """
-    import torch
-
-    cue = tok.apply_chat_template([{"role": "user", "content": "?"}], add_generation_prompt=True, tokenize=False)
-    chain = [tok(cue, add_special_tokens=False)["input_ids"][-1],
-             *tok(reply + tok.eos_token, add_special_tokens=False)["input_ids"]]
-    sources, targets = chain[:-1], chain[1:]
-    if len(set(sources)) != len(sources):
-        raise ValueError(f"the reply's tokens must be distinct: {tok.convert_ids_to_tokens(chain)}")
-    dim = model.get_input_embeddings().weight.shape[1]
-    directions = torch.linalg.qr(torch.randn(dim, len(sources), generator=torch.Generator().manual_seed(0)))[0].T
-    with torch.no_grad():
-        embed, head = model.get_input_embeddings().weight, model.get_output_embeddings().weight
-        for source, target, direction in zip(sources, targets, directions, strict=True):
-            embed[source] = direction * dim**0.5  # unit RMS: the scale of the normalised hidden state
-            head[target] = direction * 4.0
-    model.eval()
 
 
 def served_model(model_dir: Path) -> str:
