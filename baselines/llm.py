@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from scale_vqa.item import Item
-from scale_vqa.parse import parse_answer
+from scale_vqa.parse import join_reasoning, parse_answer
 from scale_vqa.prompt import SEED_SYSTEM_PROMPT, ImageSlot, Variant, build_prompt
 
 from .answerer import Answer, Answerer, AnswererError
@@ -133,8 +133,8 @@ class OpenAIChat(ChatBackend):
         # put it back, so the raw text is what the model generated and the format check sees the whole reply
         extra = message.model_extra or {}
         reasoning = extra.get("reasoning_content") or extra.get("reasoning")
-        if isinstance(reasoning, str) and reasoning and "<think>" not in text:
-            text = f"<think>{reasoning}</think>{text.removeprefix('</think>')}"
+        if isinstance(reasoning, str):
+            text = join_reasoning(text, reasoning)
         return text
 
 

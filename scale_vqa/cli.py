@@ -20,6 +20,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "scale_vqa.commands.push",
     "scale_vqa.commands.extract",
     "scale_vqa.commands.leaderboard",
+    "scale_vqa.commands.eval",
+    "scale_vqa.commands.report",
     "scale_vqa.commands.train",
 )
 """Modules with ``add_parser(subparsers)``; a spoke adds its own light command module here."""

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from .dimensions import DIMENSIONS, SCALES, Dimension
+from .item import LETTERS, ImageRefs, Item
 from .release import canonical_split
 
 SOURCE_ENV = "SCALE_VQA_DATASET"
@@ -37,3 +40,17 @@ def load(split: str | None = "validation", source: str | os.PathLike[str] | None
     except ImportError as exc:
         raise ImportError('loading the dataset needs the data extra: pip install "scale-vqa[data]"') from exc
     return datasets.load_dataset(source, split=canonical_split(split) if split else None, **kwargs)
+
+
+def item_from_row(row: Mapping[str, Any], split: str | None = None) -> Item:
+    """A row of the built dataset (``answer`` and ``dimension`` as ClassLabel indices or names) → :class:`Item`."""
+    options = tuple(row["options"])
+    answer, dimension = row["answer"], row["dimension"]
+    return Item(
+        id=row["id"], question=row["question"], options=options,
+        answer=LETTERS[answer] if isinstance(answer, int) else str(answer),
+        dimension=DIMENSIONS[dimension] if isinstance(dimension, int) else Dimension.parse(dimension),
+        rationale=row.get("rationale") or "",
+        images=ImageRefs(*(row.get(f"{scale.value}_path") for scale in SCALES)),
+        wsi_name=row.get("wsi_name"), path_id=row.get("path_id"), split=split,
+    )

@@ -152,3 +152,11 @@ def seed_answer_letter(text: str) -> str | None:
     (either case), upper-cased. Kept for parity checks; :func:`parse_answer` is what Scale-VQA scores with."""
     match = _SEED_LETTER_TAG.search(text)
     return match.group(1).upper() if match else None
+
+
+def join_reasoning(content: str, reasoning: str | None) -> str:
+    """Put back the ``<think>`` block that servers with a reasoning parser (vLLM, ``transformers serve``) move
+    out of a reply's ``content`` into ``reasoning_content``."""
+    if not reasoning or "<think>" in content:
+        return content
+    return f"<think>{reasoning}</think>{content.removeprefix('</think>')}"

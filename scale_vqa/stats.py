@@ -174,3 +174,22 @@ def paired_bootstrap(correct_a: Sequence[bool], correct_b: Sequence[bool], *, re
     lo = stats[math.floor(alpha * (reps - 1))]
     hi = stats[math.ceil((1 - alpha) * (reps - 1))]
     return sum(diffs) / n, lo, hi
+
+
+def paired_bootstrap_macro(strata: Sequence[tuple[Sequence[bool], Sequence[bool]]], *, reps: int = 2000,
+                           seed: int = 0, level: float = 0.95) -> tuple[float, float, float]:
+    """Difference A − B of *macro* accuracy (the mean over strata, e.g. dimensions, of each stratum's accuracy)
+    and its percentile bootstrap interval; items are resampled jointly within their stratum."""
+    strata = [(a, b) for a, b in strata if len(a)]
+    for a, b in strata:
+        if len(a) != len(b):
+            raise ValueError(f"paired outcomes differ in length: {len(a)} vs {len(b)}")
+    if not strata:
+        return 0.0, 0.0, 0.0
+    diffs = [[int(x) - int(y) for x, y in zip(a, b, strict=True)] for a, b in strata]
+    rng = random.Random(seed)
+    k = len(diffs)
+    stats = sorted(sum(sum(d[rng.randrange(len(d))] for _ in d) / len(d) for d in diffs) / k for _ in range(reps))
+    alpha = (1 - level) / 2
+    point = sum(sum(d) / len(d) for d in diffs) / k
+    return point, stats[math.floor(alpha * (reps - 1))], stats[math.ceil((1 - alpha) * (reps - 1))]

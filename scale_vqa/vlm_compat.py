@@ -60,3 +60,24 @@ def load_processor(path: str, **kwargs: Any) -> Any:
     from transformers import AutoProcessor
 
     return AutoProcessor.from_pretrained(path, **kwargs)
+
+
+@functools.cache
+def fix_stop_strings_with_processor() -> None:
+    """Let ``generate(stop_strings=…, tokenizer=processor)`` work: ``transformers serve`` 5.23 passes a VLM's
+    *processor* as the tokenizer of stop strings, which fails (it is called with text as images). Patches
+    ``StopStringCriteria`` to use the processor's tokenizer. Call it in the server process (see the tests)."""
+    from transformers.generation import stopping_criteria
+
+    cls = stopping_criteria.StopStringCriteria
+    inner = cls.__init__
+
+    def __init__(self: Any, tokenizer: Any, stop_strings: Any) -> None:
+        inner(self, getattr(tokenizer, "tokenizer", tokenizer), stop_strings)
+
+    cls.__init__ = __init__
+
+
+SERVE_PRELUDE = ("from scale_vqa.vlm_compat import ensure_qwen_processor, fix_stop_strings_with_processor; "
+                 "ensure_qwen_processor(); fix_stop_strings_with_processor()")
+"""Python to run in a ``transformers serve`` process for Qwen-VL models (``python -c PRELUDE; main()``)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import shutil
 import subprocess
@@ -100,6 +101,10 @@ def test_demo_runs_offline_and_scores(tmp_path, capsys) -> None:
                  "-k", str(out / "release" / "val.json"), "--json"]) == 0
     macro = json.loads(capsys.readouterr().out)["simulated_vlm"]["macro"]["acc"]
     assert f"| {100 * macro:.2f} |" in text
+    if importlib.util.find_spec("lm_eval") and importlib.util.find_spec("torch"):  # step 7: a real lm-eval run
+        assert "| tiny-random-vlm (all scales) |" in text and "image gain (all scales − no images)" in text
+        preds = (out / "eval-run" / "predictions_scale_vqa_single_high.jsonl").read_text().splitlines()
+        assert len(preds) == 60  # the region without a 20× view ran on the text path
     # a second run replaces the demo folder; a foreign folder is never overwritten
     assert main(["demo", "--out", str(out), "--seed", "3"]) == 0
     foreign = tmp_path / "mine"

@@ -20,8 +20,8 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
+from evaluator.tiny_model import plant_reply
 from scale_vqa.prompt import ANSWER_INSTRUCTION, SEED_SYSTEM_PROMPT
 
 SPECIAL = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
@@ -77,37 +77,11 @@ def build_tiny_chat_model(out: Path) -> Path:
     tok = AutoTokenizer.from_pretrained(out)  # exactly the tokenization the server will use
     torch.manual_seed(0)
     model = Qwen2ForCausalLM(config)
-    _plant_reply(model, tok)
+    plant_reply(model, tok, REPLY)
     model.generation_config = GenerationConfig(eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id,
                                                bos_token_id=None, do_sample=False)
     model.save_pretrained(out)
     return out
-
-
-def _plant_reply(model: Any, tok: Any, reply: str = REPLY) -> None:
-    """Make greedy decoding answer `reply` to any prompt, keeping the other weights random.
-
-    The last token of the generation prompt and the reply's tokens form a chain of distinct tokens: each gets a
-    large embedding along its own orthonormal direction, and the output row of its successor points the same
-    way. The random attention and MLP blocks add only a small perturbation to such a residual stream, so the
-    next token follows from the current one whatever the prompt, with a wide logit margin.
-    """
-    import torch
-
-    cue = tok.apply_chat_template([{"role": "user", "content": "?"}], add_generation_prompt=True, tokenize=False)
-    chain = [tok(cue, add_special_tokens=False)["input_ids"][-1],
-             *tok(reply + tok.eos_token, add_special_tokens=False)["input_ids"]]
-    sources, targets = chain[:-1], chain[1:]
-    if len(set(sources)) != len(sources):
-        raise ValueError(f"the reply's tokens must be distinct: {tok.convert_ids_to_tokens(chain)}")
-    dim = model.get_input_embeddings().weight.shape[1]
-    directions = torch.linalg.qr(torch.randn(dim, len(sources), generator=torch.Generator().manual_seed(0)))[0].T
-    with torch.no_grad():
-        embed, head = model.get_input_embeddings().weight, model.get_output_embeddings().weight
-        for source, target, direction in zip(sources, targets, directions, strict=True):
-            embed[source] = direction * dim**0.5  # unit RMS: the scale of the normalised hidden state
-            head[target] = direction * 4.0
-    model.eval()
 
 
 def served_model(model_dir: Path) -> str:
@@ -122,16 +96,22 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def serve_command(model_dir: Path, port: int) -> list[str]:
-    """``transformers serve MODEL_DIR --host 127.0.0.1 --port PORT --device cpu`` with this interpreter's CLI."""
+def serve_command(model_dir: Path, port: int, prelude: str | None = None) -> list[str]:
+    """``transformers serve MODEL_DIR --host 127.0.0.1 --port PORT --device cpu`` with this interpreter's CLI;
+    `prelude` is Python run in the server process first (e.g. registering image-only Qwen-VL processors)."""
     cli = Path(sys.executable).with_name("transformers")
-    head = [str(cli)] if cli.is_file() else [sys.executable, "-c",
-                                               "from transformers.cli.transformers import main; main()"]
+    if prelude:
+        head = [sys.executable, "-c", f"{prelude}; import sys; sys.argv[0] = 'transformers'; "
+                                      "from transformers.cli.transformers import main; main()"]
+    else:
+        head = [str(cli)] if cli.is_file() else [sys.executable, "-c",
+                                                   "from transformers.cli.transformers import main; main()"]
     return [*head, "serve", served_model(model_dir), "--host", "127.0.0.1", "--port", str(port), "--device", "cpu"]
 
 
 @contextlib.contextmanager
-def serve(model_dir: Path, timeout: float = 120.0, threads: int = 1) -> Iterator[str]:
+def serve(model_dir: Path, timeout: float = 120.0, threads: int = 1,
+          prelude: str | None = None) -> Iterator[str]:
     """Run ``transformers serve`` for `model_dir` on a free loopback port until the block ends; yields the
     ``http://127.0.0.1:PORT/v1`` base URL once ``/health`` answers (the model is loaded before the server
     listens). Raises RuntimeError with the server's log when it exits or is not healthy within `timeout`.
@@ -145,7 +125,7 @@ def serve(model_dir: Path, timeout: float = 120.0, threads: int = 1) -> Iterator
            "TOKENIZERS_PARALLELISM": "false", "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
     log = model_dir.parent / f"serve-{port}.log"
     with log.open("wb") as sink:
-        proc = subprocess.Popen(serve_command(model_dir, port), stdout=sink, stderr=subprocess.STDOUT,
+        proc = subprocess.Popen(serve_command(model_dir, port, prelude), stdout=sink, stderr=subprocess.STDOUT,
                                 stdin=subprocess.DEVNULL, env=env)
     try:
         deadline = time.monotonic() + timeout

@@ -47,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
     print()
     print(paired_lines(rows))
     return build_step(Path(args.out), paths) or audit_step(Path(args.out), paths) or leaderboard_step(
-        Path(args.out), paths)
+        Path(args.out), paths) or eval_step(Path(args.out), paths)
 
 
 def build_step(out: Path, paths: dict[str, Path]) -> int:
@@ -142,4 +142,40 @@ def leaderboard_step(out: Path, paths: dict[str, Path]) -> int:
     print("   " + " | ".join(HEADERS[i] for i in keep))
     for r in rows:
         print("   " + " | ".join(r[i] for i in keep))
+    return 0
+
+
+DEMO_EVAL_TASKS = "scale_vqa,scale_vqa_blind,scale_vqa_single_high"
+
+
+def eval_step(out: Path, paths: dict[str, Path]) -> int:
+    """Step 7: lm-eval (hf-multimodal) on the demo release with a tiny random Qwen2.5-VL built offline, then
+    `scale-vqa report`, when the eval extra is installed."""
+    from . import missing_extra
+
+    model, run_dir = out / "tiny-qwen2.5-vl", out / "eval-run"
+    print(f"\n== 7. scale-vqa eval --model hf --model-args pretrained={model} --data {paths['release']} "
+          f"--split validation --tasks {DEMO_EVAL_TASKS} --out {run_dir} --device cpu --max-gen-toks 24")
+    problem = missing_extra("eval", "torch", "transformers", "lm_eval", "PIL")
+    if problem:
+        print(f"   skipped: {problem}")
+        return 0
+    import logging
+
+    from evaluator.report import read_run, render
+    from evaluator.runner import run_eval
+    from evaluator.tiny_model import build_tiny_vlm
+
+    for name in ("lm_eval", "transformers", "httpx"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    print("   (a tiny *random* Qwen2.5-VL built offline: it cannot see, and was only taught the answer format —\n"
+          "    it answers B to everything; a real model goes where pretrained= points)")
+    build_tiny_vlm(model)
+    result = run_eval("hf", {"pretrained": str(model)}, source=str(paths["release"]), split="validation",
+                      tasks=DEMO_EVAL_TASKS, out=run_dir, images=str(paths["images"]), device="cpu", batch_size=8,
+                      max_gen_toks=24, name="tiny-random-vlm")
+    print("   " + (run_dir / "table.md").read_text(encoding="utf-8").strip().replace("\n", "\n   "))
+    print(f"\n== 8. scale-vqa report {run_dir}")
+    print("   " + render([read_run(run_dir)]).replace("\n", "\n   "))
+    print(f"   run folder: {result.out} (results.json, samples_*.jsonl, predictions_*.jsonl, key.json)")
     return 0

@@ -1,0 +1,274 @@
+"""``scale-vqa eval``: lm-eval on the Scale-VQA task folder with the right backend arguments, in one process.
+
+It registers :mod:`evaluator.openai_chat` and indexes only our task folder (``TaskManager(include_path=…,
+include_defaults=False)``: no 17 s scan of lm-eval's built-in tasks), always applies the chat template, decodes
+each image only when its request is processed and releases it afterwards, and writes a run folder:
+
+* ``results.json`` — lm-eval's results (per task and group: acc, acc_micro, acc_strict, format_rate);
+* ``samples_<task>.jsonl`` — lm-eval's logged samples (docs carry item ids and image paths);
+* ``predictions_<group>.jsonl`` — ``{"id", "prediction", "output", "dimension"}`` per prompt (``scale-vqa score``
+  reads these; ``key.json`` is the matching key), ``table.md`` — the seed paper's table per variant;
+* ``run.json`` — model, backend, arguments, tasks, data source, versions and timings.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from scale_vqa.atomic import atomic_write_text, replace_dir
+from scale_vqa.parse import parse_answer
+from scale_vqa.predictions import Prediction
+from scale_vqa.prompt import split_rotation_id
+from scale_vqa.release import write_release
+from scale_vqa.report import seed_table
+from scale_vqa.scoring import ScoreReport, score
+
+from .docs import IMAGE_REF
+from .taskgen import TASK_DIR, VARIANTS, group_name
+
+BACKENDS: dict[str, str] = {"hf": "hf-multimodal", "vllm": "vllm-vlm", "openai": "scale-vqa-openai"}
+"""``--model`` choice → lm-eval model name."""
+MAX_PIXELS = 1024 * 28 * 28
+"""Default image budget for Qwen-VL processors: ≤1024 visual tokens per image (Qwen's own default allows ~16 k)."""
+DEFAULT_ARGS: dict[str, dict[str, Any]] = {
+    "hf": {"max_images": 3, "interleave": True, "max_pixels": MAX_PIXELS},
+    "vllm": {"max_images": 3, "interleave": True, "max_pixels": MAX_PIXELS},
+    "openai": {"max_images": 3, "num_concurrent": 8, "max_retries": 5, "timeout": 600},
+}
+"""Arguments the runner adds unless ``--model-args`` sets them."""
+DEFAULT_TASKS = ("scale_vqa", "scale_vqa_blind")
+"""A score and its text-only counterpart: the image gain is printed with every run."""
+RELEASE_CHUNK = 256
+"""Requests handed to the model at a time; their images are released after each chunk."""
+
+
+@dataclass
+class RunResult:
+    out: Path
+    reports: dict[str, ScoreReport] = field(default_factory=dict)
+    """Group (``scale_vqa``, ``scale_vqa_blind`` …) → core score of its predictions."""
+    results: dict[str, Any] = field(default_factory=dict)
+    """lm-eval's ``results`` (task or group → metrics)."""
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def parse_model_args(text: str | dict[str, Any] | None) -> dict[str, Any]:
+    """``k=v,k2=v2`` (lm-eval's syntax) or a dict → dict."""
+    if isinstance(text, dict):
+        return dict(text)
+    from lm_eval.utils import simple_parse_args_string
+
+    return simple_parse_args_string(text or "")
+
+
+def model_arguments(backend: str, model_args: str | dict[str, Any] | None) -> dict[str, Any]:
+    """The backend's defaults under the user's arguments; refuses ``max_images`` below 3 (it drops images)."""
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown --model {backend!r}: choose one of {', '.join(BACKENDS)}")
+    args = {**DEFAULT_ARGS[backend], **parse_model_args(model_args)}
+    if int(args["max_images"]) < 3:
+        raise ValueError(f"max_images={args['max_images']} would silently drop images 2–3 of every item; "
+                         "Scale-VQA prompts carry 3 images (use max_images=3)")
+    if backend == "openai" and "model" not in args:
+        raise ValueError("--model openai needs model=NAME (and base_url=http://HOST:PORT/v1/chat/completions)")
+    if backend != "openai" and "pretrained" not in args:
+        raise ValueError(f"--model {backend} needs pretrained=MODEL_DIR_OR_ID in --model-args")
+    return args
+
+
+def expand_tasks(tasks: Sequence[str] | str | None) -> list[str]:
+    """Task/group names (comma-separated or a list); ``all`` means every variant group."""
+    if tasks is None:
+        return list(DEFAULT_TASKS)
+    names = [t.strip() for t in (tasks.split(",") if isinstance(tasks, str) else tasks) if t.strip()]
+    if "all" in names:
+        names = [group_name(s) for s in VARIANTS if s != "hard"]
+    return names
+
+
+def _serve_in_chunks(lm: Any, chunk: int = RELEASE_CHUNK) -> None:
+    """Wrap ``lm.generate_until``: hand requests over in chunks and close their images afterwards, so decoded
+    pixels never pile up for the whole split (lm-eval keeps every request until the end); requests left with no
+    image (blind tasks, or ``single_high`` for an item without a 20× view) go through the backend's text path
+    separately (lm-eval's backends pick the path from the first request of a call and fail on a mix)."""
+    inner: Callable[..., list[str]] = lm.generate_until
+
+    def generate_until(requests: list[Any], disable_tqdm: bool = False) -> list[str]:
+        out: list[str | None] = [None] * len(requests)
+        with_images = [i for i, r in enumerate(requests) if len(r.args) > 2 and r.args[2].get("visual")]
+        text_only = sorted(set(range(len(requests))) - set(with_images))
+        if text_only:
+            reqs = [copy.copy(requests[i]) for i in text_only]
+            for req in reqs:
+                req.arguments = req.arguments[:2]
+            for i, text in zip(text_only, inner(reqs, disable_tqdm=disable_tqdm), strict=True):
+                out[i] = text
+        for start in range(0, len(with_images), chunk):
+            idx = with_images[start:start + chunk]
+            part = [requests[i] for i in idx]
+            for i, text in zip(idx, inner(part, disable_tqdm=disable_tqdm), strict=True):
+                out[i] = text
+            for req in part:  # lm-eval later hashes logged images by re-encoding them: leave their references
+                visual = req.args[2]["visual"]
+                for k, img in enumerate(visual):
+                    visual[k] = getattr(img, IMAGE_REF, "image")
+                    img.close()
+        return [text or "" for text in out]
+
+    lm.generate_until = generate_until
+
+
+def build_model(backend: str, args: dict[str, Any], *, batch_size: int | str | None, device: str | None) -> Any:
+    """Instantiate the lm-eval model (registering ours; image-only Qwen processors when torchvision is missing)."""
+    from lm_eval.api.registry import get_model
+
+    from . import openai_chat  # noqa: F401  (registers scale-vqa-openai)
+
+    if backend == "hf":
+        from scale_vqa.vlm_compat import ensure_qwen_processor
+
+        ensure_qwen_processor()
+    extra = {"batch_size": batch_size, "device": device} if backend != "openai" else {}
+    if backend == "vllm" and batch_size is None:
+        extra["batch_size"] = "auto"
+    return get_model(BACKENDS[backend]).create_from_arg_obj(args, extra)
+
+
+def run_eval(backend: str, model_args: str | dict[str, Any] | None, *, source: str, split: str = "test",
+             tasks: Sequence[str] | str | None = None, out: str | Path, images: str | None = None,
+             limit: int | float | None = None, batch_size: int | str | None = None, device: str | None = None,
+             max_gen_toks: int | None = None, subset: str | None = None, name: str | None = None) -> RunResult:
+    """Run lm-eval on `tasks` and write the run folder `out` (atomically: a failed run leaves no partial one)."""
+    t0 = time.perf_counter()
+    args = model_arguments(backend, model_args)
+    import lm_eval
+    from lm_eval.tasks import TaskManager
+
+    metadata = {"scale_vqa_source": str(source), "scale_vqa_split": split}
+    if images:
+        metadata["scale_vqa_images"] = str(images)
+    if subset:
+        metadata["scale_vqa_hard_subset"] = str(subset)
+    manager = TaskManager(include_path=str(TASK_DIR), include_defaults=False, metadata=metadata)
+    task_names = expand_tasks(tasks)
+    unknown = [t for t in task_names if t not in manager.all_tasks]
+    if unknown:
+        raise ValueError(f"unknown task(s) {', '.join(unknown)}; available: {', '.join(sorted(manager.all_groups))}")
+    t_setup = time.perf_counter()
+    lm = build_model(backend, args, batch_size=batch_size, device=device)
+    t_model = time.perf_counter()
+    _serve_in_chunks(lm)
+    first_request: list[float] = []
+    inner = lm.generate_until
+
+    def timed(requests: list[Any], disable_tqdm: bool = False) -> list[str]:
+        first_request.append(time.perf_counter())
+        return inner(requests, disable_tqdm=disable_tqdm)
+
+    lm.generate_until = timed
+    gen_kwargs = {"max_gen_toks": max_gen_toks} if max_gen_toks else None
+    results = lm_eval.simple_evaluate(model=lm, tasks=task_names, task_manager=manager, apply_chat_template=True,
+                                      log_samples=True, limit=limit, gen_kwargs=gen_kwargs)
+    t_done = time.perf_counter()
+    timings = {"setup_s": t_setup - t0, "model_load_s": t_model - t_setup,
+               "to_first_request_s": (first_request[0] - t0 - (t_model - t_setup)) if first_request else None,
+               "total_s": t_done - t0}
+    run_meta = {"name": name or _model_name(backend, args), "backend": backend, "lm_eval_model": BACKENDS[backend],
+                "model_args": {k: ("***" if "key" in k.lower() or "token" in k.lower() else v)
+                               for k, v in args.items()},
+                "tasks": task_names, "source": str(source), "split": split, "limit": limit,
+                "max_gen_toks": max_gen_toks, "lm_eval_version": lm_eval.__version__, "timings": timings,
+                "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    return write_run(results, run_meta, Path(out))
+
+
+def _model_name(backend: str, args: dict[str, Any]) -> str:
+    return Path(str(args.get("pretrained") or args.get("model") or backend)).name
+
+
+def _group_of(task: str) -> str:
+    for suffix in sorted(VARIANTS, key=len, reverse=True):
+        if suffix and task.startswith(group_name(suffix) + "_"):
+            return group_name(suffix)
+    return group_name("")
+
+
+def write_run(results: dict[str, Any], meta: dict[str, Any], out: Path) -> RunResult:
+    """Write the run folder from lm-eval's results (with samples) and score every group with the core."""
+    from lm_eval.utils import handle_non_serializable
+
+    from .docs import source_by_key
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp-{int(time.time() * 1000)}")
+    tmp.mkdir()
+    try:
+        samples: dict[str, list[dict[str, Any]]] = results.pop("samples", {})
+        dump = json.dumps(results, indent=2, default=handle_non_serializable, ensure_ascii=False)
+        atomic_write_text(tmp / "results.json", dump)
+        by_group: dict[str, list[dict[str, Any]]] = {}
+        key_items: dict[str, Any] = {}
+        for task, rows in samples.items():
+            lines = []
+            for row in rows:
+                row = {k: v for k, v in row.items() if k != "arguments"}  # drop the PIL images
+                lines.append(json.dumps(row, default=handle_non_serializable, ensure_ascii=False))
+                doc = row["doc"]
+                output = row["resps"][0][0] if row["resps"] and row["resps"][0] else ""
+                source = source_by_key(doc["source"])
+                base = split_rotation_id(doc["id"])[0]
+                key_items[base] = source.by_id[base]
+                by_group.setdefault(_group_of(task), []).append({
+                    "id": doc["id"], "prediction": parse_answer(output, doc["letters"]).letter, "output": output,
+                    "dimension": doc["dimension"], "variant": doc["variant"]})
+            atomic_write_text(tmp / f"samples_{task}.jsonl", "\n".join(lines) + "\n")
+        reports: dict[str, ScoreReport] = {}
+        for group, preds in sorted(by_group.items(), key=lambda kv: _order(kv[0])):
+            atomic_write_text(tmp / f"predictions_{group}.jsonl",
+                              "".join(json.dumps(p, ensure_ascii=False) + "\n" for p in preds))
+            ids = {split_rotation_id(p["id"])[0] for p in preds}
+            key = [item for item_id, item in key_items.items() if item_id in ids]
+            reports[group] = score(key, {p["id"]: Prediction(p["prediction"], p["output"]) for p in preds},
+                                   circular=group == group_name("circular"))
+        write_release(sorted(key_items.values(), key=lambda i: i.id), tmp / "key.json")
+        atomic_write_text(tmp / "table.md", run_table(meta["name"], reports) + "\n")
+        atomic_write_text(tmp / "run.json", json.dumps(meta, indent=2, default=str) + "\n")
+        replace_dir(tmp, out)
+    except BaseException:
+        import shutil
+
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return RunResult(out, reports, results.get("results", {}), meta["timings"])
+
+
+def _order(group: str) -> int:
+    names = [group_name(s) for s in VARIANTS]
+    return names.index(group) if group in names else len(names)
+
+
+def run_table(name: str, reports: dict[str, ScoreReport]) -> str:
+    """The seed paper's table, one row per variant, then the image gain when both rows are there."""
+    rows = [(f"{name} ({group.removeprefix('scale_vqa').lstrip('_') or 'all scales'})", rep)
+            for group, rep in reports.items()]
+    text = seed_table(rows)
+    std, blind = reports.get(group_name("")), reports.get(group_name("blind"))
+    if std is not None and blind is not None:
+        text += (f"\n\nImage gain (all scales − no images, macro): {100 * (std.macro - blind.macro):+.2f} points. "
+                 "`scale-vqa report` gives paired-bootstrap CIs.")
+    return text
+
+
+def main_table(result: RunResult) -> str:
+    return (result.out / "table.md").read_text(encoding="utf-8")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit("use `scale-vqa eval`")

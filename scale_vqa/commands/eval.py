@@ -1,0 +1,59 @@
+"""``scale-vqa eval --model {hf,vllm,openai} --model-args …``: lm-eval on the Scale-VQA tasks (evaluator spoke)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("eval", help="evaluate a VLM with lm-eval on the Scale-VQA tasks",
+                       description="Run lm-evaluation-harness on the Scale-VQA task folder with the right backend "
+                                   "arguments (3 images per prompt, chat template, greedy, stop at </answer>) and "
+                                   "write a run folder: lm-eval results and samples, predictions JSONL, the "
+                                   "answer key and the seed paper's table. Needs the eval extra.")
+    p.add_argument("--model", required=True, choices=("hf", "vllm", "openai"),
+                   help="hf = hf-multimodal, vllm = vllm-vlm, openai = an OpenAI-compatible server")
+    p.add_argument("--model-args", default="", metavar="K=V,…",
+                   help="lm-eval model arguments, e.g. pretrained=Qwen/Qwen2.5-VL-7B-Instruct,dtype=bfloat16 or "
+                        "model=NAME,base_url=http://127.0.0.1:8000/v1/chat/completions")
+    p.add_argument("--data", required=True, metavar="SOURCE",
+                   help="a dataset folder built by `scale-vqa build`, a Hub id, or a release MCQ file/folder")
+    p.add_argument("--split", default="test", help="split to evaluate (default: test)")
+    p.add_argument("--images", metavar="DIR", help="image folder of a release (default: images/ beside it)")
+    p.add_argument("--tasks", default="scale_vqa,scale_vqa_blind",
+                   help="comma-separated groups/tasks (default: scale_vqa,scale_vqa_blind; 'all' for every "
+                        "variant but hard)")
+    p.add_argument("--subset", metavar="NAME_OR_FILE",
+                   help="for scale_vqa_hard: the dataset config (default 'hard') or an MCQ file of its items")
+    p.add_argument("--out", required=True, metavar="DIR", help="run folder to write (replaced atomically)")
+    p.add_argument("--limit", type=float, help="only the first N docs (or fraction) of each task")
+    p.add_argument("--batch-size", help="batch size (hf: an integer, default 1; vllm: auto)")
+    p.add_argument("--device", help="device for hf (e.g. cuda:0, cpu)")
+    p.add_argument("--max-gen-toks", type=int, help="generation budget (default 4096)")
+    p.add_argument("--name", help="row name in tables (default: the model's name)")
+    p.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        from evaluator.runner import run_eval
+    except ImportError as exc:
+        print(f'error: scale-vqa eval needs the eval extra (pip install "scale-vqa[eval]"): {exc}', file=sys.stderr)
+        return 2
+    limit = args.limit
+    if limit is not None and limit >= 1:
+        limit = int(limit)
+    batch = args.batch_size
+    if batch is not None and batch.isdigit():
+        batch = int(batch)
+    try:
+        result = run_eval(args.model, args.model_args, source=args.data, split=args.split, tasks=args.tasks,
+                          out=args.out, images=args.images, limit=limit, batch_size=batch, device=args.device,
+                          max_gen_toks=args.max_gen_toks, subset=args.subset, name=args.name)
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print((result.out / "table.md").read_text(encoding="utf-8"))
+    print(f"\nrun folder: {result.out} (results.json, samples_*.jsonl, predictions_*.jsonl, key.json, table.md)")
+    return 0
