@@ -5,7 +5,7 @@ real Qwen2.5-VL architecture, built offline (issue 7, item 6). Prepared for a CU
     python benchmarks/bench_grpo.py --out /tmp/bench --arch 3b --batch 1,2,4,8 --max-completion 1024
     python benchmarks/bench_grpo.py --out /tmp/bench --arch tiny --cpu --image-side 56 --max-completion 8
 
-The tokenizer and image processor come from ``tests/tiny_vlm.py`` (offline); the image processor gets Qwen's
+The tokenizer and image processor come from :mod:`evaluator.tiny_model` (offline); the image processor gets Qwen's
 default pixel bounds, so a 1092² image is 1521 tokens and three of them with the question give a prompt near the
 5120-token limit. A random model rarely stops, so completions run to ``--max-completion`` (the worst case). Each
 per-device batch runs in its own process (an out-of-memory stops that batch size only); per step it generates
@@ -57,8 +57,8 @@ def build_model(out: Path, arch: str, device: str) -> Path:
     import torch
     from transformers import Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration
 
+    from evaluator.tiny_model import build_tiny_vlm
     from scale_vqa.vlm_compat import load_processor
-    from tiny_vlm import build_tiny_vlm
 
     if (out / "config.json").is_file():
         return out

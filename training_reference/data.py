@@ -16,8 +16,9 @@ import io
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-from scale_vqa.dimensions import DIMENSIONS, SCALES, Dimension
-from scale_vqa.item import LETTERS, ImageRefs, Item
+from scale_vqa.dimensions import SCALES
+from scale_vqa.item import ImageRefs, Item
+from scale_vqa.loading import item_from_row
 from scale_vqa.prompt import SEED_SYSTEM_PROMPT, Prompt, build_prompt
 
 Kind = Literal["grpo", "sft"]
@@ -53,13 +54,9 @@ class DataStats:
 
 
 def row_item(row: dict[str, Any]) -> Item:
-    """A built-dataset row (ClassLabel ints for answer and dimension) → core :class:`Item`."""
-    answer, dimension = row["answer"], row["dimension"]
-    return Item(id=row["id"], question=row["question"], options=tuple(row["options"]),
-                answer=LETTERS[answer] if isinstance(answer, int) else answer,
-                dimension=DIMENSIONS[dimension] if isinstance(dimension, int) else Dimension.parse(dimension),
-                rationale=row.get("rationale") or "", images=present_images(row), wsi_name=row.get("wsi_name"),
-                path_id=row.get("path_id"))
+    """A built-dataset row → core :class:`Item` (:func:`scale_vqa.loading.item_from_row`), its images limited to
+    the scales that hold one (:func:`present_images`)."""
+    return item_from_row(row).with_(images=present_images(row))
 
 
 def present_images(row: dict[str, Any]) -> ImageRefs:
