@@ -123,6 +123,17 @@ def test_merged_export_loads_for_the_evaluator(grpo_run: dict) -> None:
     assert processor.tokenizer.padding_side == "left"
 
 
+def test_merged_export_runs_through_scale_vqa_eval(grpo_run: dict, assets: dict, tmp_path: Path) -> None:
+    """Train → export → evaluate: the evaluator's hf-multimodal path loads the merged model and scores it."""
+    from scale_vqa.cli import main
+
+    out = tmp_path / "eval"
+    code = main(["eval", "--model", "hf", "--model-args", f"pretrained={grpo_run['result'].merged_dir}",
+                 "--data", str(assets["data"]), "--split", "train", "--tasks", "scale_vqa", "--limit", "1",
+                 "--max-gen-toks", "4", "--device", "cpu", "--out", str(out)])
+    assert code == 0 and (out / "table.md").is_file()
+
+
 def test_rewards_follow_the_gold_letter_of_each_prompt(assets: dict, tmp_path: Path) -> None:
     """The planted model answers B to everything: accuracy must be 1 exactly on the gold-B prompts."""
     from training_reference import grpo
