@@ -27,6 +27,9 @@ def test_seed_parity_maps_the_verl_recipe() -> None:
                 "reward_weights": [0.8, 0.2], "save_steps": 20, "log_completions": True, "entropy_coef": 0.0}
     assert {k: kwargs[k] for k in expected} == expected
     assert kwargs["model_init_kwargs"] == {"dtype": "bfloat16"}
+    assert kwargs["generation_kwargs"] == {"bad_words": ["<|image_pad|>", "<|video_pad|>"]}  # vLLM path only
+    no_vllm = load_config(CONFIGS / "smoke_cpu.yaml")
+    assert "generation_kwargs" not in grpo_kwargs(no_vllm, [0.8, 0.2])  # transformers suppresses it itself
     assert config.data.max_prompt_tokens == 5120 and config.reward.mode == "seed"
     # 32 prompts × 5 rollouts per optimizer step on any device count that divides it
     assert grpo_kwargs(config, [0.8, 0.2], n_devices=1)["gradient_accumulation_steps"] == 40

@@ -28,6 +28,9 @@ from .config import ConfigError, TrainConfig
 from .data import DataStats, load_prepared
 from .rewards import PATHOLOGY_ENTITIES, RewardFunc, RewardSpec, make_reward_funcs
 
+VISION_PLACEHOLDERS = ("<|image_pad|>", "<|video_pad|>")
+"""Qwen2.5-VL tokens vLLM must never sample in a completion."""
+
 
 def reward_spec(config: TrainConfig) -> RewardSpec:
     """The config's reward section as a :class:`~training_reference.rewards.RewardSpec`."""
@@ -50,6 +53,10 @@ def grpo_kwargs(config: TrainConfig, reward_weights: Sequence[float], *, n_devic
     kwargs.setdefault("log_completions", True)
     kwargs.setdefault("remove_unused_columns", False)  # reward functions read gold / letters / id
     kwargs["model_init_kwargs"] = model_init_kwargs(config, kwargs.get("model_init_kwargs"))
+    if kwargs.get("use_vllm") and "generation_kwargs" not in kwargs:
+        # TRL suppresses the image token only on the transformers path; a sampled <|image_pad|> in a vLLM
+        # completion breaks the next forward pass ("Image features and image tokens do not match", trl#4488)
+        kwargs["generation_kwargs"] = {"bad_words": list(VISION_PLACEHOLDERS)}
     if "reward_weights" in kwargs:
         raise ConfigError(f"{config.source}: grpo.reward_weights: set the weights in the reward section "
                           "(reward.accuracy_weight, reward.format_weight, reward.entity_weight)")
