@@ -125,6 +125,7 @@ def test_merged_export_loads_for_the_evaluator(grpo_run: dict) -> None:
 
 def test_merged_export_runs_through_scale_vqa_eval(grpo_run: dict, assets: dict, tmp_path: Path) -> None:
     """Train → export → evaluate: the evaluator's hf-multimodal path loads the merged model and scores it."""
+    pytest.importorskip("lm_eval", reason="needs the eval extra")
     from scale_vqa.cli import main
 
     out = tmp_path / "eval"
