@@ -154,3 +154,15 @@ def test_model_pixel_bounds_reach_the_processor_and_the_counts(assets: dict, pro
     bounded, _ = prepare(ds, small, limit=1)
     assert bounded[0]["prompt_tokens"] == full[0]["prompt_tokens"] - 12  # mid, high (112×56): 8 → 2 image tokens
     assert bounded[0]["prompt_tokens"] == PromptLength(small).exact(bounded[0]["prompt"], bounded[0]["images"])
+
+
+def test_cli_prepare_only_reports_the_counts(assets: dict, capsys: pytest.CaptureFixture[str]) -> None:
+    from scale_vqa.cli import main
+
+    config = Path(__file__).resolve().parents[1] / "training_reference" / "configs" / "seed_parity.yaml"
+    assert main(["train", "grpo", "--config", str(config), "--prepare-only", f"model.path={assets['model']}",
+                 f"data.source={assets['data']}"]) == 0
+    assert "kept 10/10 prompts; dropped 0 over 5120 tokens" in capsys.readouterr().out
+    assert main(["train", "sft", "--config", str(config), "--prepare-only", f"model.path={assets['model']}",
+                 f"data.source={assets['data']}", "data.max_prompt_tokens=300"]) == 1
+    assert "no usable prompt left" in capsys.readouterr().err

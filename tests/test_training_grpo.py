@@ -210,3 +210,15 @@ def test_gpu_benchmark_script_runs_at_toy_size(tmp_path: Path) -> None:
     summary = json.loads((tmp_path / "results.json").read_text())
     (row,) = summary["rows"]
     assert summary["largest_batch"] == 1 and row["steps"] == 1 and row["step_time_s"] > 0 and row["tokens_per_s"] > 0
+
+
+def test_cli_smoke_config_trains(assets: dict, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The README's CPU smoke command: `scale-vqa train grpo --config configs/smoke_cpu.yaml …`."""
+    from scale_vqa.cli import main
+
+    config = Path(__file__).resolve().parents[1] / "training_reference" / "configs" / "smoke_cpu.yaml"
+    out = tmp_path / "smoke"
+    assert main(["train", "grpo", "--config", str(config), f"model.path={assets['model']}",
+                 f"data.source={assets['data']}", f"output_dir={out}", "grpo.num_completions_to_print=0"]) == 0
+    assert f"trained 2 steps → {out}" in capsys.readouterr().out
+    assert json.loads((out / "data_stats.json").read_text())["kept"] == 8  # data.limit: 8
