@@ -144,10 +144,13 @@ def build_model(backend: str, args: dict[str, Any], *, batch_size: int | str | N
 def run_eval(backend: str, model_args: str | dict[str, Any] | None, *, source: str, split: str = "test",
              tasks: Sequence[str] | str | None = None, out: str | Path, images: str | None = None,
              limit: int | float | None = None, batch_size: int | str | None = None, device: str | None = None,
-             max_gen_toks: int | None = None, subset: str | None = None, name: str | None = None) -> RunResult:
-    """Run lm-eval on `tasks` and write the run folder `out` (atomically: a failed run leaves no partial one)."""
+             max_gen_toks: int | None = None, subset: str | None = None, name: str | None = None,
+             lm: Any = None) -> RunResult:
+    """Run lm-eval on `tasks` and write the run folder `out` (atomically: a failed run leaves no partial one).
+
+    `lm`: an already built lm-eval model to use instead of building `backend` (benchmarks, notebooks)."""
     t0 = time.perf_counter()
-    args = model_arguments(backend, model_args)
+    args = model_arguments(backend, model_args) if lm is None else parse_model_args(model_args)
     import lm_eval
     from lm_eval.tasks import TaskManager
 
@@ -162,7 +165,8 @@ def run_eval(backend: str, model_args: str | dict[str, Any] | None, *, source: s
     if unknown:
         raise ValueError(f"unknown task(s) {', '.join(unknown)}; available: {', '.join(sorted(manager.all_groups))}")
     t_setup = time.perf_counter()
-    lm = build_model(backend, args, batch_size=batch_size, device=device)
+    if lm is None:
+        lm = build_model(backend, args, batch_size=batch_size, device=device)
     t_model = time.perf_counter()
     _serve_in_chunks(lm)
     first_request: list[float] = []
@@ -180,7 +184,8 @@ def run_eval(backend: str, model_args: str | dict[str, Any] | None, *, source: s
     timings = {"setup_s": t_setup - t0, "model_load_s": t_model - t_setup,
                "to_first_request_s": (first_request[0] - t0 - (t_model - t_setup)) if first_request else None,
                "total_s": t_done - t0}
-    run_meta = {"name": name or _model_name(backend, args), "backend": backend, "lm_eval_model": BACKENDS[backend],
+    run_meta = {"name": name or _model_name(backend, args), "backend": backend,
+                "lm_eval_model": BACKENDS.get(backend, backend),
                 "model_args": {k: ("***" if "key" in k.lower() or "token" in k.lower() else v)
                                for k, v in args.items()},
                 "tasks": task_names, "source": str(source), "split": split, "limit": limit,
