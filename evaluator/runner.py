@@ -45,8 +45,9 @@ DEFAULT_ARGS: dict[str, dict[str, Any]] = {
 """Arguments the runner adds unless ``--model-args`` sets them."""
 DEFAULT_TASKS = ("scale_vqa", "scale_vqa_blind")
 """A score and its text-only counterpart: the image gain is printed with every run."""
-RELEASE_CHUNK = 256
-"""Requests handed to the model at a time; their images are released after each chunk."""
+CHUNK: dict[str, int] = {"hf": 64, "vllm": 128, "openai": 64}
+"""Requests handed to the model at a time; their images are released after each chunk, so at most one chunk's
+images are ever decoded (≈9 MB per request at 3 × 1024²; vLLM gets larger chunks to keep its batches full)."""
 
 
 @dataclass
@@ -93,7 +94,7 @@ def expand_tasks(tasks: Sequence[str] | str | None) -> list[str]:
     return names
 
 
-def _serve_in_chunks(lm: Any, chunk: int = RELEASE_CHUNK) -> None:
+def _serve_in_chunks(lm: Any, chunk: int = 64) -> None:
     """Wrap ``lm.generate_until``: hand requests over in chunks and close their images afterwards, so decoded
     pixels never pile up for the whole split (lm-eval keeps every request until the end); requests left with no
     image (blind tasks, or ``single_high`` for an item without a 20× view) go through the backend's text path
@@ -144,10 +145,13 @@ def build_model(backend: str, args: dict[str, Any], *, batch_size: int | str | N
 def run_eval(backend: str, model_args: str | dict[str, Any] | None, *, source: str, split: str = "test",
              tasks: Sequence[str] | str | None = None, out: str | Path, images: str | None = None,
              limit: int | float | None = None, batch_size: int | str | None = None, device: str | None = None,
-             max_gen_toks: int | None = None, subset: str | None = None, name: str | None = None) -> RunResult:
-    """Run lm-eval on `tasks` and write the run folder `out` (atomically: a failed run leaves no partial one)."""
+             max_gen_toks: int | None = None, subset: str | None = None, name: str | None = None,
+             lm: Any = None) -> RunResult:
+    """Run lm-eval on `tasks` and write the run folder `out` (atomically: a failed run leaves no partial one).
+
+    `lm`: an already built lm-eval model to use instead of building `backend` (benchmarks, notebooks)."""
     t0 = time.perf_counter()
-    args = model_arguments(backend, model_args)
+    args = model_arguments(backend, model_args) if lm is None else parse_model_args(model_args)
     import lm_eval
     from lm_eval.tasks import TaskManager
 
@@ -162,9 +166,10 @@ def run_eval(backend: str, model_args: str | dict[str, Any] | None, *, source: s
     if unknown:
         raise ValueError(f"unknown task(s) {', '.join(unknown)}; available: {', '.join(sorted(manager.all_groups))}")
     t_setup = time.perf_counter()
-    lm = build_model(backend, args, batch_size=batch_size, device=device)
+    if lm is None:
+        lm = build_model(backend, args, batch_size=batch_size, device=device)
     t_model = time.perf_counter()
-    _serve_in_chunks(lm)
+    _serve_in_chunks(lm, CHUNK.get(backend, 64))
     first_request: list[float] = []
     inner = lm.generate_until
 
@@ -174,13 +179,15 @@ def run_eval(backend: str, model_args: str | dict[str, Any] | None, *, source: s
 
     lm.generate_until = timed
     gen_kwargs = {"max_gen_toks": max_gen_toks} if max_gen_toks else None
+    seeds = {"torch_random_seed": None} if backend == "openai" else {}  # greedy; an API client needs no torch
     results = lm_eval.simple_evaluate(model=lm, tasks=task_names, task_manager=manager, apply_chat_template=True,
-                                      log_samples=True, limit=limit, gen_kwargs=gen_kwargs)
+                                      log_samples=True, limit=limit, gen_kwargs=gen_kwargs, **seeds)
     t_done = time.perf_counter()
     timings = {"setup_s": t_setup - t0, "model_load_s": t_model - t_setup,
                "to_first_request_s": (first_request[0] - t0 - (t_model - t_setup)) if first_request else None,
                "total_s": t_done - t0}
-    run_meta = {"name": name or _model_name(backend, args), "backend": backend, "lm_eval_model": BACKENDS[backend],
+    run_meta = {"name": name or _model_name(backend, args), "backend": backend,
+                "lm_eval_model": BACKENDS.get(backend, backend),
                 "model_args": {k: ("***" if "key" in k.lower() or "token" in k.lower() else v)
                                for k, v in args.items()},
                 "tasks": task_names, "source": str(source), "split": split, "limit": limit,

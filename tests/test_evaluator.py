@@ -41,7 +41,7 @@ def release(tmp_path_factory) -> Path:
 def test_shipped_task_folder_is_generated() -> None:
     expected = taskgen.files()
     shipped = {p.name: p.read_text(encoding="utf-8") for p in taskgen.TASK_DIR.iterdir()
-               if p.is_file() and p.name != "utils.py"}
+               if p.is_file() and p.name not in ("utils.py", "__init__.py")}
     assert shipped == expected, "run `python -m evaluator.taskgen`"
     assert len([n for n in expected if n.endswith(".yaml")]) == len(taskgen.VARIANTS) * 6
 
@@ -276,3 +276,15 @@ def test_openai_class_against_transformers_serve_interleaves_three_images(tiny_v
         assert user[2]["text"].startswith("\nMid magnification (4×)")
     rep = result.reports["scale_vqa"]
     assert rep.format_rate == 1.0 and len(rep.results) == 5
+
+
+@pytest.mark.slow
+def test_gpu_benchmark_script_runs_at_tiny_scale_on_cpu(tmp_path) -> None:
+    out = tmp_path / "rows.json"
+    proc = subprocess.run([sys.executable, str(Path(__file__).parents[1] / "benchmarks" / "bench_eval_gpu.py"),
+                           "--tiny", "--items", "5", "--batch-sizes", "1,2", "--device", "cpu", "--max-gen-toks", "4",
+                           "--side", "64", "--out", str(out)], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = json.loads(out.read_text())
+    assert [r["batch"] for r in rows] == [1, 2] and all(r["items"] == 5 and r["items_per_s"] > 0 for r in rows)
+    assert "hf-multimodal best" in proc.stdout
