@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 from datasets import load_dataset
 from PIL import Image
-from training_fixtures import tiny_assets
 
 from builders.export import build_dataset
 from scale_vqa.prompt import SEED_SYSTEM_PROMPT, build_prompt
 from tiny_vlm import IMAGE_SIZES, write_release
+from training_fixtures import tiny_assets
 from training_reference.data import DataError, PromptLength, prepare
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
+
 from training_fixtures import distinct_chars_reward, tiny_assets, tiny_config
 
 pytestmark = pytest.mark.slow
