@@ -40,10 +40,29 @@ REPLY = "<think>Dense fibrosis.</think> <answer>B</answer>"
 """What the planted model replies to any prompt (greedy decoding, enough tokens)."""
 
 
+def qwen_bpe(corpus: list[str], special: list[str], tags: list[str], vocab_size: int) -> Any:
+    """A byte-level BPE ``tokenizers.Tokenizer`` trained on `corpus`, with Qwen2's normalizer and pre-tokenizer (a
+    config.json saying qwen2 makes AutoTokenizer rebuild it as Qwen2Tokenizer with these), `special` tokens and
+    `tags` added as normal (non-special) tokens, as in Qwen3's tokenizer."""
+    from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
+    from transformers.models.qwen2.tokenization_qwen2 import PRETOKENIZE_REGEX
+
+    bpe = Tokenizer(models.BPE())
+    bpe.normalizer = normalizers.NFC()
+    bpe.pre_tokenizer = pre_tokenizers.Sequence([
+        pre_tokenizers.Split(Regex(PRETOKENIZE_REGEX), behavior="isolated"),
+        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+    ])
+    bpe.decoder = decoders.ByteLevel()
+    bpe.train_from_iterator(corpus, trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=special,
+                                                        initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+    bpe.add_tokens([AddedToken(tag, special=False, normalized=False) for tag in tags])
+    return bpe
+
+
 def build_tiny_vlm(out: Path, *, plant: bool = True) -> Path:
     """Save a tiny Qwen2.5-VL model, its processor (tokenizer + image processor) and generation config."""
     import torch
-    from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
     from transformers import (
         AutoTokenizer,
         GenerationConfig,
@@ -52,21 +71,11 @@ def build_tiny_vlm(out: Path, *, plant: bool = True) -> Path:
         Qwen2_5_VLForConditionalGeneration,
         Qwen2VLImageProcessorPil,
     )
-    from transformers.models.qwen2.tokenization_qwen2 import PRETOKENIZE_REGEX
 
     from scale_vqa.vlm_compat import image_only_processor, load_processor, torchvision_works
 
     out.mkdir(parents=True, exist_ok=True)
-    bpe = Tokenizer(models.BPE())
-    bpe.normalizer = normalizers.NFC()
-    bpe.pre_tokenizer = pre_tokenizers.Sequence([
-        pre_tokenizers.Split(Regex(PRETOKENIZE_REGEX), behavior="isolated"),
-        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
-    ])
-    bpe.decoder = decoders.ByteLevel()
-    bpe.train_from_iterator(_CORPUS, trainers.BpeTrainer(vocab_size=460, special_tokens=SPECIAL,
-                                                        initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
-    bpe.add_tokens([AddedToken(tag, special=False, normalized=False) for tag in TAGS])
+    bpe = qwen_bpe(_CORPUS, SPECIAL, TAGS, vocab_size=460)
     tok = PreTrainedTokenizerFast(tokenizer_object=bpe, eos_token="<|im_end|>", pad_token="<|endoftext|>",
                                   padding_side="left")
     tok.chat_template = CHAT_TEMPLATE

@@ -21,7 +21,7 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
-from evaluator.tiny_model import plant_reply
+from evaluator.tiny_model import plant_reply, qwen_bpe
 from scale_vqa.prompt import ANSWER_INSTRUCTION, SEED_SYSTEM_PROMPT
 
 SPECIAL = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
@@ -49,23 +49,10 @@ REPLY = "<think>Dense fibrosis.</think> <answer>B</answer>"
 def build_tiny_chat_model(out: Path) -> Path:
     """Save a tiny Qwen2 chat model (≈0.1 M parameters), its tokenizer and generation config into `out`."""
     import torch
-    from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
     from transformers import AutoTokenizer, GenerationConfig, PreTrainedTokenizerFast, Qwen2Config, Qwen2ForCausalLM
-    from transformers.models.qwen2.tokenization_qwen2 import PRETOKENIZE_REGEX
 
     out.mkdir(parents=True, exist_ok=True)
-    # Qwen2's normalizer and pre-tokenizer: a config.json saying qwen2 makes AutoTokenizer (and so the server)
-    # rebuild the tokenizer as Qwen2Tokenizer with these, whatever tokenizer.json says
-    bpe = Tokenizer(models.BPE())
-    bpe.normalizer = normalizers.NFC()
-    bpe.pre_tokenizer = pre_tokenizers.Sequence([
-        pre_tokenizers.Split(Regex(PRETOKENIZE_REGEX), behavior="isolated"),
-        pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
-    ])
-    bpe.decoder = decoders.ByteLevel()
-    bpe.train_from_iterator(CORPUS, trainers.BpeTrainer(vocab_size=450, special_tokens=SPECIAL,
-                                                        initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
-    bpe.add_tokens([AddedToken(tag, special=False, normalized=False) for tag in TAGS])
+    bpe = qwen_bpe(CORPUS, SPECIAL, TAGS, vocab_size=450)
     tok = PreTrainedTokenizerFast(tokenizer_object=bpe, eos_token="<|im_end|>", pad_token="<|endoftext|>")
     tok.chat_template = CHAT_TEMPLATE
     config = Qwen2Config(vocab_size=len(tok), hidden_size=64, intermediate_size=128, num_hidden_layers=2,

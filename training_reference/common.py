@@ -111,6 +111,28 @@ def model_init_kwargs(config: TrainConfig, given: dict[str, Any] | None) -> dict
     return init
 
 
+def prepare_inputs(config: TrainConfig, args: Any, kind: str, processor: Any = None,
+                   train_dataset: Any = None) -> tuple[Any, Any, Any]:
+    """The left-padded processor and the prepared training data (with its statistics, None when `train_dataset`
+    is given prepared) for a GRPO or SFT trainer; the data are prepared once, on the main process first."""
+    from .data import load_prepared
+
+    if processor is None:
+        processor = load_processor(config.model, config.source)
+    check_left_padding(processor)
+    stats = None
+    if train_dataset is None:
+        config.require("data.source")
+        with args.main_process_first(desc="prepare data"):  # other ranks then read the datasets cache
+            train_dataset, stats = load_prepared(config.data.source, config.data.split, processor, kind=kind,
+                                                 max_prompt_tokens=config.data.max_prompt_tokens,
+                                                 allow_no_images=config.data.allow_no_images,
+                                                 limit=config.data.limit)
+        if args.process_index == 0:
+            print(stats.summary())
+    return processor, train_dataset, stats
+
+
 def run_training(config: TrainConfig, build: Any, **kwargs: Any) -> TrainResult:
     """Shared driver: resume point, ``build(config, **kwargs)`` → (trainer, stats), data stats saved, train,
     export the merged model."""

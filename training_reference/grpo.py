@@ -18,14 +18,14 @@ from .common import (
     check_left_padding,
     check_trl_kwargs,
     jsonl_logger,
-    load_processor,
     model_init_kwargs,
     peft_config,
+    prepare_inputs,
     run_training,
     world_size,
 )
 from .config import ConfigError, TrainConfig
-from .data import DataStats, load_prepared
+from .data import DataStats
 from .rewards import PATHOLOGY_ENTITIES, RewardFunc, RewardSpec, make_reward_funcs
 
 VISION_PLACEHOLDERS = ("<|image_pad|>", "<|video_pad|>")
@@ -94,19 +94,7 @@ def build_trainer(config: TrainConfig, *, processor: Any = None, train_dataset: 
         funcs.append(func)
         weights.append(weight)
     args = GRPOConfig(**grpo_kwargs(config, weights))  # config errors surface before the data is prepared
-    if processor is None:
-        processor = load_processor(config.model, config.source)
-    check_left_padding(processor)
-    stats = None
-    if train_dataset is None:
-        config.require("data.source")
-        with args.main_process_first(desc="prepare data"):  # other ranks then read the datasets cache
-            train_dataset, stats = load_prepared(config.data.source, config.data.split, processor, kind="grpo",
-                                                 max_prompt_tokens=config.data.max_prompt_tokens,
-                                                 allow_no_images=config.data.allow_no_images,
-                                                 limit=config.data.limit)
-        if args.process_index == 0:
-            print(stats.summary())
+    processor, train_dataset, stats = prepare_inputs(config, args, "grpo", processor, train_dataset)
     Path(args.output_dir, "completions").mkdir(parents=True, exist_ok=True)
     trainer = GRPOTrainer(model=config.model.path, reward_funcs=funcs, args=args, train_dataset=train_dataset,
                           processing_class=processor, peft_config=peft_config(config.lora),

@@ -14,17 +14,16 @@ from typing import Any
 
 from .common import (
     TrainResult,
-    check_left_padding,
     check_trl_kwargs,
     jsonl_logger,
-    load_processor,
     model_init_kwargs,
     peft_config,
+    prepare_inputs,
     run_training,
     world_size,
 )
 from .config import ConfigError, TrainConfig
-from .data import DataStats, load_prepared
+from .data import DataStats
 
 
 def sft_kwargs(config: TrainConfig, *, n_devices: int | None = None) -> dict[str, Any]:
@@ -55,19 +54,7 @@ def build_trainer(config: TrainConfig, *, processor: Any = None, train_dataset: 
     config.require("model.path", "output_dir")
     check_trl_kwargs(config.sft, SFTConfig, "sft", config.source)
     args = SFTConfig(**sft_kwargs(config))  # config errors surface before the data is prepared
-    if processor is None:
-        processor = load_processor(config.model, config.source)
-    check_left_padding(processor)
-    stats = None
-    if train_dataset is None:
-        config.require("data.source")
-        with args.main_process_first(desc="prepare data"):  # other ranks then read the datasets cache
-            train_dataset, stats = load_prepared(config.data.source, config.data.split, processor, kind="sft",
-                                                 max_prompt_tokens=config.data.max_prompt_tokens,
-                                                 allow_no_images=config.data.allow_no_images,
-                                                 limit=config.data.limit)
-        if args.process_index == 0:
-            print(stats.summary())
+    processor, train_dataset, stats = prepare_inputs(config, args, "sft", processor, train_dataset)
     trainer = SFTTrainer(model=config.model.path, args=args, train_dataset=train_dataset, processing_class=processor,
                          peft_config=peft_config(config.lora),
                          callbacks=[jsonl_logger(Path(args.output_dir) / "train_log.jsonl"), *callbacks])
