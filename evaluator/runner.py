@@ -39,7 +39,9 @@ MAX_PIXELS = 1024 * 28 * 28
 """Default image budget for Qwen-VL processors: ≤1024 visual tokens per image (Qwen's own default allows ~16 k)."""
 DEFAULT_ARGS: dict[str, dict[str, Any]] = {
     "hf": {"max_images": 3, "interleave": True, "max_pixels": MAX_PIXELS},
-    "vllm": {"max_images": 3, "interleave": True, "max_pixels": MAX_PIXELS},
+    # vllm-vlm hands unknown arguments to vllm.LLM: the pixel budget goes through mm_processor_kwargs
+    "vllm": {"max_images": 3, "interleave": True, "max_model_len": 16384,
+             "mm_processor_kwargs": {"max_pixels": MAX_PIXELS}},
     "openai": {"max_images": 3, "num_concurrent": 8, "max_retries": 5, "timeout": 600},
 }
 """Arguments the runner adds unless ``--model-args`` sets them."""
@@ -74,6 +76,9 @@ def model_arguments(backend: str, model_args: str | dict[str, Any] | None) -> di
     if backend not in BACKENDS:
         raise ValueError(f"unknown --model {backend!r}: choose one of {', '.join(BACKENDS)}")
     args = {**DEFAULT_ARGS[backend], **parse_model_args(model_args)}
+    if backend == "vllm":
+        pixels = {k: args.pop(k) for k in ("min_pixels", "max_pixels") if k in args}
+        args["mm_processor_kwargs"] = {**args["mm_processor_kwargs"], **pixels}
     if int(args["max_images"]) < 3:
         raise ValueError(f"max_images={args['max_images']} would silently drop images 2–3 of every item; "
                          "Scale-VQA prompts carry 3 images (use max_images=3)")

@@ -93,6 +93,20 @@ def test_wrong_image_count_is_an_error_not_a_silent_drop(release) -> None:
         interleave([{"role": "user", "content": [img, {"type": "text", "text": "a <image> b <image> c <image>"}]}])
 
 
+def test_backend_defaults_and_user_overrides() -> None:
+    hf = model_arguments("hf", "pretrained=m,max_pixels=1000,batch_size=4")
+    assert hf["max_images"] == 3 and hf["max_pixels"] == 1000 and hf["interleave"] is True
+    vllm = model_arguments("vllm", "pretrained=m,max_pixels=2000,gpu_memory_utilization=0.8")
+    assert "max_pixels" not in vllm and vllm["mm_processor_kwargs"] == {"max_pixels": 2000}
+    assert vllm["max_images"] == 3 and vllm["gpu_memory_utilization"] == 0.8
+    api = model_arguments("openai", "model=x,base_url=http://h/v1/chat/completions")
+    assert api["max_images"] == 3 and api["num_concurrent"] == 8
+    with pytest.raises(ValueError, match="needs pretrained="):
+        model_arguments("hf", "")
+    with pytest.raises(ValueError, match="needs model=NAME"):
+        model_arguments("openai", "base_url=http://h")
+
+
 def test_interleave_puts_each_image_at_its_placeholder() -> None:
     imgs = [{"type": "image_url", "image_url": {"url": f"data:{k}"}} for k in range(3)]
     text = {"type": "text", "text": "Low: <image>\nMid: <image>\nHigh: <image>\nQuestion?"}
