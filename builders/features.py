@@ -20,8 +20,6 @@ IMAGE_COLUMNS: tuple[str, ...] = tuple(s.value for s in SCALES)
 PATH_COLUMNS: tuple[str, ...] = tuple(f"{c}_path" for c in IMAGE_COLUMNS)
 ANSWER_NAMES: tuple[str, ...] = tuple(LETTERS)
 DIMENSION_NAMES: tuple[str, ...] = tuple(d.value for d in DIMENSIONS)
-SPLITS: tuple[str, ...] = ("train", "validation", "test")
-"""Splits a release may have, in the order they are written."""
 
 
 def features() -> datasets.Features:

@@ -15,39 +15,9 @@ from typing import Any
 from scale_vqa.dimensions import DIMENSIONS
 from scale_vqa.item import LETTERS, Item
 from scale_vqa.problems import InputError, Problem, ValidationReport
-from scale_vqa.release import infer_split, read_release
+from scale_vqa.release import find_split_files, read_release
 
-from .features import SPLITS
 from .images import ImageCheck, image_problem
-
-SPLIT_SUFFIXES = (".json", ".jsonl")
-
-
-def find_split_files(release: str | Path) -> dict[str, Path]:
-    """Split name → MCQ file in `release` (``train``/``val``/``test`` ``.json`` or ``.jsonl``, whichever exist).
-
-    Raises FileNotFoundError when there is none, ValueError when two files name the same split.
-    """
-    root = Path(release)
-    if not root.is_dir():
-        raise FileNotFoundError(f"release folder not found: {root}")
-    found: dict[str, Path] = {}
-    for path in sorted(root.iterdir()):
-        if not path.is_file() or path.suffix.lower() not in SPLIT_SUFFIXES:
-            continue
-        split = infer_split(path)
-        if split not in SPLITS or path.name.split(".")[0].lower() not in _STEMS:
-            continue
-        if split in found:
-            raise ValueError(f"{found[split].name} and {path.name} in {root} are both the {split} split; keep one")
-        found[split] = path
-    if not found:
-        raise FileNotFoundError(f"no split file in {root} (expected train.json, val.json and/or test.json, "
-                                "or .jsonl)")
-    return {split: found[split] for split in SPLITS if split in found}
-
-
-_STEMS = {"train", "training", "val", "valid", "validation", "dev", "test", "testing"}
 
 
 @dataclass

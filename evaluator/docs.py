@@ -25,7 +25,7 @@ from scale_vqa.dimensions import Dimension, Scale
 from scale_vqa.item import Item
 from scale_vqa.loading import SOURCE_ENV, item_from_row
 from scale_vqa.prompt import Variant, prompts_for, rotate_options, shuffled_donors, split_rotation_id
-from scale_vqa.release import IMAGE_PLACEHOLDER, canonical_split, load_items
+from scale_vqa.release import IMAGE_PLACEHOLDER, canonical_split, find_split_files, load_items
 
 DEFAULT_SPLIT = "test"
 IMAGE_REF = "scale_vqa_ref"
@@ -60,8 +60,13 @@ class DatasetImages:
     dataset: Any
     rows: dict[str, int] = field(default_factory=dict)
 
+    @functools.cached_property
+    def columns(self) -> dict[Scale, Any]:
+        """One single-column view per scale, so a read touches only the image it wants, not the row's three."""
+        return {scale: self.dataset.select_columns([scale.value]) for scale in Scale}
+
     def read(self, item_id: str, scale: Scale, path: str) -> bytes:
-        cell = self.dataset[self.rows[item_id]][scale.value]
+        cell = self.columns[scale][self.rows[item_id]][scale.value]
         if not cell or not cell.get("bytes"):
             raise FileNotFoundError(f"item {item_id}: the dataset has no {scale.value} image")
         return cell["bytes"]
@@ -96,13 +101,11 @@ def _is_built(path: Path) -> bool:
 def _release_file(path: Path, split: str) -> Path:
     if path.is_file():
         return path
-    stems = {"validation": ("val", "validation", "valid", "dev"), "test": ("test",), "train": ("train",)}
-    for stem in stems.get(split, (split,)):
-        for ext in (".json", ".jsonl"):
-            if (path / f"{stem}{ext}").is_file():
-                return path / f"{stem}{ext}"
-    raise FileNotFoundError(f"{path}: no {split} split file (looked for {', '.join(stems.get(split, (split,)))}"
-                            ".json/.jsonl); pass scale_vqa_split or a file")
+    files = find_split_files(path)
+    if split not in files:
+        raise FileNotFoundError(f"{path}: no {split} split file (found {', '.join(files)}); pass scale_vqa_split "
+                                "or a file")
+    return files[split]
 
 
 def _subset_ids(subset: str) -> set[str]:

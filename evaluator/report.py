@@ -21,7 +21,7 @@ from scale_vqa.report import pct, seed_table
 from scale_vqa.scoring import ScoreReport, score
 from scale_vqa.stats import paired_bootstrap_macro
 
-from .taskgen import VARIANTS, group_name
+from .taskgen import group_name, group_order
 
 SINGLES = tuple(group_name(s) for s in ("single_low", "single_mid", "single_high"))
 
@@ -51,9 +51,8 @@ def read_run(folder: str | Path) -> Run:
     meta = json.loads((folder / "run.json").read_text(encoding="utf-8")) if (folder / "run.json").is_file() else {}
     key = load_items(folder / "key.json")
     reports = {}
-    order = [group_name(s) for s in VARIANTS]
     for path in sorted(folder.glob("predictions_*.jsonl"),
-                       key=lambda p: order.index(p.stem[12:]) if p.stem[12:] in order else len(order)):
+                       key=lambda p: group_order(p.stem.removeprefix("predictions_"))):
         group = path.stem.removeprefix("predictions_")
         preds = load_predictions(path)
         reports[group] = score(key, preds, circular=group == group_name("circular"))
@@ -96,10 +95,11 @@ def render(runs: list[Run]) -> str:
             for run in runs for group, rep in run.reports.items()]
     lines = [seed_table(rows), ""]
     for run in runs:
-        for g in gains(run):
+        run_gains = gains(run)
+        for g in run_gains:
             lines.append(f"{run.name}: {g.name} (all scales − {g.minus}) {100 * g.diff:+.2f} points, "
                          f"95% CI [{100 * g.lo:+.2f}, {100 * g.hi:+.2f}] over {g.n} items")
-        if not gains(run):
+        if not run_gains:
             lines.append(f"{run.name}: no ablation variants in this run (add scale_vqa_blind / "
                          "scale_vqa_single_* to --tasks)")
     fmt = [f"{run.name} · {g.removeprefix('scale_vqa').lstrip('_') or 'all scales'} {pct(r.format_rate)}"

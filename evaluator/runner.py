@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import copy
 import json
-import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -31,7 +30,7 @@ from scale_vqa.report import seed_table
 from scale_vqa.scoring import ScoreReport, score
 
 from .docs import IMAGE_REF
-from .taskgen import TASK_DIR, VARIANTS, group_name
+from .taskgen import TASK_DIR, VARIANTS, group_name, group_order
 
 BACKENDS: dict[str, str] = {"hf": "hf-multimodal", "vllm": "vllm-vlm", "openai": "scale-vqa-openai"}
 """``--model`` choice → lm-eval model name."""
@@ -242,7 +241,7 @@ def write_run(results: dict[str, Any], meta: dict[str, Any], out: Path) -> RunRe
                     "dimension": doc["dimension"], "variant": doc["variant"]})
             atomic_write_text(tmp / f"samples_{task}.jsonl", "\n".join(lines) + "\n")
         reports: dict[str, ScoreReport] = {}
-        for group, preds in sorted(by_group.items(), key=lambda kv: _order(kv[0])):
+        for group, preds in sorted(by_group.items(), key=lambda kv: group_order(kv[0])):
             atomic_write_text(tmp / f"predictions_{group}.jsonl",
                               "".join(json.dumps(p, ensure_ascii=False) + "\n" for p in preds))
             ids = {split_rotation_id(p["id"])[0] for p in preds}
@@ -261,11 +260,6 @@ def write_run(results: dict[str, Any], meta: dict[str, Any], out: Path) -> RunRe
     return RunResult(out, reports, results.get("results", {}), meta["timings"])
 
 
-def _order(group: str) -> int:
-    names = [group_name(s) for s in VARIANTS]
-    return names.index(group) if group in names else len(names)
-
-
 def run_table(name: str, reports: dict[str, ScoreReport]) -> str:
     """The seed paper's table, one row per variant, then the image gain when both rows are there."""
     rows = [(f"{name} ({group.removeprefix('scale_vqa').lstrip('_') or 'all scales'})", rep)
@@ -276,11 +270,3 @@ def run_table(name: str, reports: dict[str, ScoreReport]) -> str:
         text += (f"\n\nImage gain (all scales − no images, macro): {100 * (std.macro - blind.macro):+.2f} points. "
                  "`scale-vqa report` gives paired-bootstrap CIs.")
     return text
-
-
-def main_table(result: RunResult) -> str:
-    return (result.out / "table.md").read_text(encoding="utf-8")
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit("use `scale-vqa eval`")

@@ -58,6 +58,12 @@ def group_name(suffix: str) -> str:
     return f"scale_vqa_{suffix}" if suffix else "scale_vqa"
 
 
+def group_order(group: str) -> int:
+    """Sort key of a group: the order of :data:`VARIANTS` (unknown names last)."""
+    names = [group_name(s) for s in VARIANTS]
+    return names.index(group) if group in names else len(names)
+
+
 def task_name(suffix: str, dimension: str) -> str:
     return f"{group_name(suffix)}_{dimension}"
 

@@ -360,6 +360,36 @@ def image_path_problem(path: Any) -> str | None:
     return None
 
 
+SPLITS: tuple[str, ...] = ("train", "validation", "test")
+"""Splits a release may have, in the order they are written."""
+SPLIT_SUFFIXES = (".json", ".jsonl")
+
+
+def find_split_files(release: str | Path) -> dict[str, Path]:
+    """Split name → MCQ file in `release` (``train``/``val``/``test`` ``.json`` or ``.jsonl``, whichever exist).
+
+    Raises FileNotFoundError when there is none, ValueError when two files name the same split.
+    """
+    root = Path(release)
+    if not root.is_dir():
+        raise FileNotFoundError(f"release folder not found: {root}")
+    found: dict[str, Path] = {}
+    for path in sorted(root.iterdir()):
+        if not path.is_file() or path.suffix.lower() not in SPLIT_SUFFIXES:
+            continue
+        split = infer_split(path)
+        if split not in SPLITS or path.name.split(".")[0].lower() not in SPLIT_ALIASES:
+            continue
+        if split in found:
+            raise ValueError(f"{found[split].name} and {path.name} in {root} are both the {split} split; keep one")
+        found[split] = path
+    if not found:
+        raise FileNotFoundError(f"no split file in {root} (expected train.json, val.json and/or test.json, "
+                                "or .jsonl)")
+    return {split: found[split] for split in SPLITS if split in found}
+
+
+
 def read_release(paths: str | Path | Iterable[str | Path], *, split: str | None = None,
                  image_root: str | Path | None = None) -> LoadResult:
     """Read and validate one or more MCQ files; never raises on bad input.
