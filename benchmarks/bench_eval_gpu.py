@@ -23,50 +23,6 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "benchmarks")]
 
-QWEN25_VL_7B = {  # Qwen/Qwen2.5-VL-7B-Instruct config.json (architecture only)
-    "text_config": {"vocab_size": 152064, "hidden_size": 3584, "intermediate_size": 18944, "num_hidden_layers": 28,
-                    "num_attention_heads": 28, "num_key_value_heads": 4, "max_position_embeddings": 128000,
-                    "rms_norm_eps": 1e-6, "tie_word_embeddings": False,
-                    "rope_parameters": {"rope_type": "default", "rope_theta": 1e6, "mrope_section": [16, 24, 24]}},
-    "vision_config": {"depth": 32, "hidden_size": 1280, "intermediate_size": 3420, "num_heads": 16,
-                      "out_hidden_size": 3584, "patch_size": 14, "spatial_merge_size": 2, "temporal_patch_size": 2,
-                      "window_size": 112, "fullatt_block_indexes": [7, 15, 23, 31], "in_chans": 3},
-}
-
-
-def build_model(out: Path, *, tiny: bool) -> Path:
-    """The tiny model of :mod:`evaluator.tiny_model`, or a random Qwen2.5-VL-7B (bf16) with its tokenizer and a
-    stock Qwen2-VL image processor (patch 14, merge 2)."""
-    from evaluator.tiny_model import build_tiny_vlm
-
-    build_tiny_vlm(out, plant=False)
-    if tiny:
-        return out
-    import torch
-    from transformers import AutoConfig, Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration
-
-    small = AutoConfig.from_pretrained(out)
-    ids = {k: getattr(small, k) for k in ("image_token_id", "video_token_id", "vision_start_token_id",
-                                          "vision_end_token_id")}
-    text = {**QWEN25_VL_7B["text_config"], "eos_token_id": small.text_config.eos_token_id,
-            "pad_token_id": small.text_config.pad_token_id}
-    config = Qwen2_5_VLConfig(text_config=text, vision_config=QWEN25_VL_7B["vision_config"], **ids,
-                              eos_token_id=text["eos_token_id"], pad_token_id=text["pad_token_id"])
-    torch.set_default_dtype(torch.bfloat16)
-    with torch.device("cuda" if torch.cuda.is_available() else "cpu"):
-        model = Qwen2_5_VLForConditionalGeneration(config)
-    torch.set_default_dtype(torch.float32)
-    model.generation_config.eos_token_id = text["eos_token_id"]
-    model.save_pretrained(out)
-    del model
-    proc = json.loads((out / "processor_config.json").read_text()) if (out / "processor_config.json").is_file() \
-        else None
-    if proc and "image_processor" in proc:  # the real model's pixel budget, not the tiny one's
-        proc["image_processor"].update({"min_pixels": 3136, "max_pixels": 12845056,
-                                        "size": {"shortest_edge": 3136, "longest_edge": 12845056}})
-        (out / "processor_config.json").write_text(json.dumps(proc, indent=2))
-    return out
-
 
 def run_backend(backend: str, model: Path, release: Path, out: Path, *, batch: int | str, max_gen_toks: int,
                 device: str, items: int) -> dict:
@@ -102,13 +58,15 @@ def main() -> None:
     ap.add_argument("--out", help="write the results as JSON here")
     args = ap.parse_args()
     from bench_eval import make_release
+    from bench_grpo import build_model  # the same random real-architecture Qwen2.5-VL as the GRPO benchmark
 
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         tmp_path = Path(tmp)
         release = make_release(tmp_path / "release", args.items, args.side)
         t = time.perf_counter()
-        model = build_model(tmp_path / "model", tiny=args.tiny)
+        device = "cuda" if args.device.startswith("cuda") else "cpu"
+        model = build_model(tmp_path / "model", "tiny" if args.tiny else "7b", device)
         print(f"model built in {time.perf_counter() - t:.0f} s ({'tiny' if args.tiny else 'Qwen2.5-VL-7B random'})")
         for b in (int(x) for x in args.batch_sizes.split(",")):
             try:
