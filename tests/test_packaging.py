@@ -43,6 +43,8 @@ def test_core_has_no_dependency_and_extras_are_declared(wheel: zipfile.ZipFile) 
     assert requires and all("extra ==" in r for r in requires), requires
     extras = {line.split(":", 1)[1].strip() for line in lines if line.startswith("Provides-Extra:")}
     assert {"wsi", "eval", "api", "app", "train", "dev", "all", "vllm"} <= extras
+    # hf-multimodal needs lm-eval's hf extra (accelerate, peft): the eval extra alone must run `scale-vqa eval`
+    assert any(r.startswith("lm-eval[hf]") and 'extra == "eval"' in r for r in requires), requires
     all_deps = [r for r in requires if 'extra == "all"' in r]
     assert not any("vllm" in r for r in all_deps)  # vllm is CUDA-only, never part of all
     assert any(r.startswith("vllm") and 'extra == "vllm"' in r for r in requires)
