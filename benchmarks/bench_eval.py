@@ -1,6 +1,6 @@
 """Evaluator benchmarks, each against a baseline measured in the same run.
 
-    python benchmarks/bench_eval.py [--items 1005] [--side 1024] [--tasks scale_vqa]
+    python benchmarks/bench_eval.py [--items 1005] [--side 1024] [--tasks scale_vqa] [--only startup|memory]
 
 A synthetic test split (`--items` MCQs, 5 per region as in the release, three `--side`² JPEGs per region) is
 evaluated by a model that decodes every image it is sent and answers at once, so the numbers are the
@@ -133,29 +133,35 @@ def main() -> None:
     ap.add_argument("--items", type=int, default=1005)
     ap.add_argument("--side", type=int, default=1024, help="image side in pixels (default 1024)")
     ap.add_argument("--tasks", default="scale_vqa")
+    ap.add_argument("--repeat", type=int, default=3, help="start-up runs per variant; the fastest counts")
+    ap.add_argument("--only", choices=("startup", "memory"), help="run one of the two measurements")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         t = time.perf_counter()
         release = make_release(Path(tmp) / "release", args.items, args.side)
         print(f"synthetic split: {args.items} items, {3 * ((args.items + 4) // 5)} JPEGs of {args.side}² "
               f"({time.perf_counter() - t:.0f} s to make)")
-        ours = child("startup", release, Path(tmp) / "run-startup", args.tasks)
-        api = child("startup-api", release, Path(tmp) / "run-startup-api", args.tasks)
-        stock = child("stock", release, Path(tmp) / "run-stock", args.tasks)
-        floor = import_floor()
-        print(f"\n1. start-up to first request: runner {ours['to_first_request_s']:.2f} s (API backend, no torch: "
-              f"{api['to_first_request_s']:.2f} s), stock lm-eval index {stock['to_first_request_s']:.2f} s → "
-              f"{stock['to_first_request_s'] / ours['to_first_request_s']:.1f}× faster (target ≤ 2 s); importing "
-              f"lm-eval + torch alone takes {floor:.2f} s here", flush=True)
-        lazy = child("lazy", release, Path(tmp) / "run-lazy", args.tasks)
-        print(f"2. runner, {args.items} items: peak {lazy['peak_rss_mb']:.0f} MB, {lazy['total_s']:.0f} s "
-              "(now the eager baseline: it also PNG-encodes every logged image to hash it, which takes minutes)",
-              flush=True)
-        eager = child("eager", release, Path(tmp) / "run-eager", args.tasks)
-        print(f"   peak memory, {args.items} items: runner {lazy['peak_rss_mb']:.0f} MB ({lazy['total_s']:.0f} s), "
-              f"eager decoding {eager['peak_rss_mb']:.0f} MB ({eager['total_s']:.0f} s) → "
-              f"{eager['peak_rss_mb'] / lazy['peak_rss_mb']:.1f}× less (target ≤ 2048 MB)")
+        def fastest(mode: str) -> dict:  # start-up is noisy on a shared box: best of --repeat fresh processes
+            runs = [child(mode, release, Path(tmp) / f"run-{mode}-{k}", args.tasks) for k in range(args.repeat)]
+            return min(runs, key=lambda r: r["to_first_request_s"])
 
+        if args.only != "memory":
+            ours, api, stock = fastest("startup"), fastest("startup-api"), fastest("stock")
+            floor = min(import_floor() for _ in range(args.repeat))
+            t_ours, t_stock = ours["to_first_request_s"], stock["to_first_request_s"]
+            print(f"\n1. start-up to first request (best of {args.repeat}): runner {t_ours:.2f} s "
+                  f"(API backend, no torch: {api['to_first_request_s']:.2f} s), stock lm-eval index "
+                  f"{t_stock:.2f} s → {t_stock / t_ours:.1f}× faster (target ≤ 2 s); importing lm-eval + torch "
+                  f"alone takes {floor:.2f} s here", flush=True)
+        if args.only != "startup":
+            lazy = child("lazy", release, Path(tmp) / "run-lazy", args.tasks)
+            print(f"2. runner, {args.items} items: peak {lazy['peak_rss_mb']:.0f} MB, {lazy['total_s']:.0f} s "
+                  "(now the eager baseline: it also PNG-encodes every logged image to hash it, which takes minutes)",
+                  flush=True)
+            eager = child("eager", release, Path(tmp) / "run-eager", args.tasks)
+            print(f"   peak memory, {args.items} items: runner {lazy['peak_rss_mb']:.0f} MB ({lazy['total_s']:.0f} s), "
+                  f"eager decoding {eager['peak_rss_mb']:.0f} MB ({eager['total_s']:.0f} s) → "
+                  f"{eager['peak_rss_mb'] / lazy['peak_rss_mb']:.1f}× less (target ≤ 2048 MB)")
 
 if __name__ == "__main__":
     main()
