@@ -4,7 +4,8 @@ A *source* is a dataset folder built by ``scale-vqa build`` (or a Hub id), or a 
 its images. Task loaders receive lm-eval's metadata, which includes every ``--model_args`` key, so our own keys
 are namespaced: ``scale_vqa_source`` (default: ``$SCALE_VQA_DATASET``), ``scale_vqa_split`` (default ``test``),
 ``scale_vqa_images`` (a release's image folder; default ``images/`` beside the MCQ file) and
-``scale_vqa_subset`` (a subset config of a built dataset or an MCQ file of ids, e.g. the audit's hard subset).
+``scale_vqa_subset`` (a subset config of a built dataset or an MCQ file of ids, e.g. the audit's hard subset) and
+``scale_vqa_system`` (the system prompt; default the seed's, "" for none).
 
 Each doc is plain JSON (so ``--log_samples`` output is traceable): the item id (a rotation id for CircularEval),
 the prompt text with one ``<image>`` per image, the system prompt, the gold letter as shown, and for each image
@@ -178,8 +179,11 @@ def source_from(kwargs: Mapping[str, Any]) -> Source:
                        kwargs.get("scale_vqa_images") or None, subset)
 
 
-def make_docs(source: Source, variant: Variant | str, dimension: Dimension | str | None = None) -> list[dict[str, Any]]:
-    """The docs of one variant (one per prompt: four per item for ``circular``), optionally of one dimension."""
+def make_docs(source: Source, variant: Variant | str, dimension: Dimension | str | None = None, *,
+              system: str | None = None) -> list[dict[str, Any]]:
+    """The docs of one variant (one per prompt: four per item for ``circular``), optionally of one dimension.
+
+    `system`: the system prompt (None: the seed's; "": none)."""
     variant = Variant(variant)
     dim = Dimension.parse(dimension) if isinstance(dimension, str) else dimension
     donors = source.donors if variant is Variant.SHUFFLED else {}
@@ -188,7 +192,8 @@ def make_docs(source: Source, variant: Variant | str, dimension: Dimension | str
         if dim is not None and item.dimension is not dim:
             continue
         donor = donors.get(item.id, item)
-        for prompt in prompts_for(item, variant, donor=donor):
+        extra = {} if system is None else {"system": system or None}
+        for prompt in prompts_for(item, variant, donor=donor, **extra):
             image_item = donor.id if variant is Variant.SHUFFLED else item.id
             docs.append({
                 "id": prompt.item_id, "item_id": item.id, "dimension": item.dimension.value,
@@ -205,7 +210,8 @@ def task_dataset(**kwargs: Any) -> dict[str, Any]:
     import datasets
 
     source = source_from(kwargs)
-    docs = make_docs(source, kwargs.get("scale_vqa_variant", "standard"), kwargs.get("scale_vqa_dimension"))
+    docs = make_docs(source, kwargs.get("scale_vqa_variant", "standard"), kwargs.get("scale_vqa_dimension"),
+                     system=kwargs.get("scale_vqa_system"))
     if not docs:
         raise ValueError(f"no items of dimension {kwargs.get('scale_vqa_dimension')} in {source.key}")
     columns = {key: [doc[key] for doc in docs] for key in docs[0]}

@@ -150,10 +150,11 @@ def run_eval(backend: str, model_args: str | dict[str, Any] | None, *, source: s
              tasks: Sequence[str] | str | None = None, out: str | Path, images: str | None = None,
              limit: int | float | None = None, batch_size: int | str | None = None, device: str | None = None,
              max_gen_toks: int | None = None, subset: str | None = None, name: str | None = None,
-             lm: Any = None) -> RunResult:
+             system: str | None = None, lm: Any = None) -> RunResult:
     """Run lm-eval on `tasks` and write the run folder `out` (atomically: a failed run leaves no partial one).
 
-    `lm`: an already built lm-eval model to use instead of building `backend` (benchmarks, notebooks)."""
+    `system`: the system prompt (None: the seed's, "": none). `lm`: an already built lm-eval model to use
+    instead of building `backend` (API clients of :mod:`baselines`, benchmarks, notebooks)."""
     t0 = time.perf_counter()
     args = model_arguments(backend, model_args) if lm is None else parse_model_args(model_args)
     import lm_eval
@@ -164,6 +165,8 @@ def run_eval(backend: str, model_args: str | dict[str, Any] | None, *, source: s
         metadata["scale_vqa_images"] = str(images)
     if subset:
         metadata["scale_vqa_hard_subset"] = str(subset)
+    if system is not None:
+        metadata["scale_vqa_system"] = system
     manager = TaskManager(include_path=str(TASK_DIR), include_defaults=False, metadata=metadata)
     task_names = expand_tasks(tasks)
     unknown = [t for t in task_names if t not in manager.all_tasks]
@@ -195,7 +198,7 @@ def run_eval(backend: str, model_args: str | dict[str, Any] | None, *, source: s
                 "model_args": {k: ("***" if "key" in k.lower() or "token" in k.lower() else v)
                                for k, v in args.items()},
                 "tasks": task_names, "source": str(source), "split": split, "limit": limit,
-                "max_gen_toks": max_gen_toks, "lm_eval_version": lm_eval.__version__, "timings": timings,
+                "max_gen_toks": max_gen_toks, "system_prompt": system, "lm_eval_version": lm_eval.__version__, "timings": timings,
                 "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     return write_run(results, run_meta, Path(out))
 

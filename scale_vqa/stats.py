@@ -102,6 +102,23 @@ def poisson_binomial_sf(k: int, probs: Sequence[float]) -> float:
     return min(1.0, sum(poisson_binomial_pmf(probs)[k:]))
 
 
+def chance_range(probs: Sequence[float], coverage: float = 0.95) -> tuple[float, float, float]:
+    """What a uniform random guesser scores on items with per-item chance `probs` (1 / number of options):
+    (expected accuracy, and the central `coverage` range of its accuracy), exact from the Poisson-binomial."""
+    if not probs:
+        return 0.0, 0.0, 1.0
+    n, tail = len(probs), (1 - coverage) / 2
+    cdf, lo, hi = 0.0, None, n
+    for k, q in enumerate(poisson_binomial_pmf(probs)):
+        cdf += q
+        if lo is None and cdf >= tail:
+            lo = k
+        if cdf >= 1 - tail:
+            hi = k
+            break
+    return sum(probs) / n, (lo or 0) / n, hi / n
+
+
 def chance_test(k: int, probs: Sequence[float]) -> tuple[float, float]:
     """Exact tests of k successes against per-item chance levels `probs`: (one-sided p for "above chance",
     two-sided p for "different from chance", in either direction)."""

@@ -32,7 +32,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", help="device for hf (e.g. cuda:0, cpu)")
     p.add_argument("--max-gen-toks", type=int, help="generation budget (default 4096)")
     p.add_argument("--name", help="row name in tables (default: the model's name)")
+    p.add_argument("--system", default="seed", metavar="TEXT",
+                   help="system prompt: 'seed' (default: the seed's ScaleReasoner-R1 prompt), 'none', or the text")
     p.set_defaults(run=run)
+
+
+def system_text(choice: str) -> str | None:
+    """``seed`` → None (the runner's default, the seed prompt), ``none`` → "", anything else as given."""
+    return {"seed": None, "none": ""}.get(choice, choice)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -50,7 +57,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         result = run_eval(args.model, args.model_args, source=args.data, split=args.split, tasks=args.tasks,
                           out=args.out, images=args.images, limit=limit, batch_size=batch, device=args.device,
-                          max_gen_toks=args.max_gen_toks, subset=args.subset, name=args.name)
+                          max_gen_toks=args.max_gen_toks, subset=args.subset, name=args.name,
+                          system=system_text(args.system))
     except (ValueError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
