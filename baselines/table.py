@@ -192,7 +192,7 @@ def render(rows: Sequence[Row], *, cis: bool = True) -> str:
         notes = []
         for r in rs:
             cells = [_cell(r.dims.get(d), cis) for d in DIMENSIONS]
-            mark = f" [{len(notes) + 1}]" if r.note and r.kind in ("published", "text-only") else ""
+            mark = f" [{len(notes) + 1}]" if r.note and r.kind == "published" else ""
             if mark:
                 notes.append(r.note)
             lines.append("| " + " | ".join([_label(r) + mark, *cells, f"**{_cell(r.avg, cis)}**",
@@ -202,6 +202,10 @@ def render(rows: Sequence[Row], *, cis: bool = True) -> str:
             lines += ["", *(f"Source: {s}" for s in srcs)]
         if notes:
             lines += ["", *(f"[{i}] {n}" for i, n in enumerate(notes, 1))]
+        fits = sorted({r.note for r in rs if r.kind == "text-only" and r.note and r.note != "none"})
+        if fits:
+            lines += ["", "Text-only rows see no image; trainable ones are scored out of sample: " + "; ".join(fits)
+                      + ". Chance rows: a uniform guesser."]
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks)
 
@@ -252,4 +256,43 @@ def leaderboard_seed_rows(rows: Sequence[Row]) -> list[dict[str, Any]]:
         d.pop("model_args", None)
         d["name"] = _label(r)
         out.append(d)
+    return out
+
+
+ROW_LABELS = {"random": "random (seeded draw)", "position_prior": "majority letter"}
+"""Adversary name → row label in measure folders (other adversaries: ``text-only: NAME``)."""
+
+
+def write_measured(out: str | Path, items: Sequence[Item], results: Sequence[Any], meta: dict[str, Any]) -> Path:
+    """Write a measure folder (atomically): ``key.json``, ``predictions_<adversary>.jsonl`` per answerer, and
+    ``run.json`` describing each row. `results` are the audit's per-adversary results (name, kind, description,
+    fit, letters)."""
+    import time
+
+    from scale_vqa.atomic import atomic_write_text, replace_dir
+    from scale_vqa.predictions import Prediction, write_predictions
+    from scale_vqa.release import write_release
+
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp-{int(time.time() * 1000)}")
+    tmp.mkdir()
+    try:
+        write_release(items, tmp / "key.json")
+        described = {}
+        for r in results:
+            write_predictions({it.id: Prediction(letter) for it, letter in zip(items, r.letters, strict=True)},
+                              tmp / f"predictions_{r.name}.jsonl")
+            kind = {"heuristic": "text-only", "learned": "text-only", "embedding": "text-only"}.get(r.kind, r.kind)
+            if r.name == "random":
+                kind = "chance"
+            label = ROW_LABELS.get(r.name, f"text-only: {r.name}")
+            described[r.name] = {"name": label, "kind": kind, "description": r.description, "fit": r.fit}
+        atomic_write_text(tmp / "run.json", json.dumps({**meta, "rows": described}, indent=2) + "\n")
+        replace_dir(tmp, out)
+    except BaseException:
+        import shutil
+
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     return out

@@ -23,6 +23,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "scale_vqa.commands.eval",
     "scale_vqa.commands.report",
     "scale_vqa.commands.train",
+    "scale_vqa.commands.baselines",
 )
 """Modules with ``add_parser(subparsers)``; a spoke adds its own light command module here."""
 
