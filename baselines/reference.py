@@ -17,12 +17,14 @@ from scale_vqa.stats import stratified_interval, wilson_interval
 from .toml_config import check_keys, read_toml, take
 
 REFERENCE_DIR = Path(__file__).with_name("reference")
-SOURCE_KEYS = ("key", "citation", "table", "url", "split", "n_per_dimension", "metric", "note")
+SOURCE_KEYS = ("key", "short", "citation", "table", "url", "split", "n_per_dimension", "metric", "note")
 
 
 @dataclass(frozen=True)
 class Source:
     key: str
+    short: str
+    """Short citation shown in tables, e.g. ``Phan et al. 2026, arXiv:2606.17412``."""
     citation: str
     table: str
     url: str
@@ -73,8 +75,8 @@ def load_reference(path: str | Path) -> list[PublishedRow]:
         problems.raise_if_any(str(path))
         raise AssertionError
     check_keys(problems, src, SOURCE_KEYS, "source.")
-    fields = {k: take(problems, src, k, str, prefix="source.") for k in ("key", "citation", "table", "url", "split",
-                                                                          "metric")}
+    fields = {k: take(problems, src, k, str, prefix="source.") for k in ("key", "short", "citation", "table", "url",
+                                                                          "split", "metric")}
     n = take(problems, src, "n_per_dimension", int, prefix="source.")
     note = take(problems, src, "note", str, prefix="source.", default="")
     problems.raise_if_any(str(path))

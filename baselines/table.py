@@ -73,11 +73,11 @@ class Row:
 
 
 def published_row(p: PublishedRow) -> Row:
-    dims = {d: Cell(p.scores[d] / 100, *p.ci(d), p.n) for d in DIMENSIONS}
+    dims = {d: Cell(round(p.scores[d] / 100, 6), *p.ci(d), p.n) for d in DIMENSIONS}
     src = p.source
     return Row(p.model, "published", "published", "", src.split, dims,
-               Cell(p.avg / 100, *p.avg_ci, p.n * len(DIMENSIONS)), f"{src.citation}; {src.table}; {src.url}",
-               p.discrepancy)
+               Cell(round(p.avg / 100, 6), *p.avg_ci, p.n * len(DIMENSIONS)), f"{src.short}; {src.table}; {src.url}",
+               p.discrepancy, {"citation": src.citation})
 
 
 def report_row(name: str, rep: ScoreReport, *, kind: str, variant: str, split: str, provenance: str,

@@ -70,11 +70,7 @@ def take(problems: ConfigProblems, table: Mapping[str, Any], key: str, kind: typ
         return default
     value = table[key]
     kinds = kind if isinstance(kind, tuple) else (kind,)
-    if isinstance(value, bool) and bool not in kinds:
-        value_ok = False
-    else:
-        value_ok = isinstance(value, kinds)
-    if not value_ok:
+    if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):  # TOML true is not 1
         names = " or ".join(k.__name__ for k in kinds)
         problems.add(field, f"must be {names}, got {type(value).__name__} {value!r}")
         return None if default is ... else default

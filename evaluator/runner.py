@@ -198,7 +198,8 @@ def run_eval(backend: str, model_args: str | dict[str, Any] | None, *, source: s
                 "model_args": {k: ("***" if "key" in k.lower() or "token" in k.lower() else v)
                                for k, v in args.items()},
                 "tasks": task_names, "source": str(source), "split": split, "limit": limit,
-                "max_gen_toks": max_gen_toks, "system_prompt": system, "lm_eval_version": lm_eval.__version__, "timings": timings,
+                "max_gen_toks": max_gen_toks, "system_prompt": system, "lm_eval_version": lm_eval.__version__,
+                "timings": timings,
                 "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     return write_run(results, run_meta, Path(out))
 

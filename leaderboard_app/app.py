@@ -15,6 +15,7 @@ from scale_vqa.dimensions import DIMENSIONS
 from scale_vqa.release import load_items
 
 from .rules import Policy
+from .seed_rows import SEED_ROWS_FILE, load_seed_rows
 from .service import VARIANTS, submit
 from .store import SQLiteStore, Store
 from .submission import MAX_BYTES, SubmissionError
@@ -32,7 +33,7 @@ are held for review. Rows are retracted, never deleted, and each submitter's num
 
 
 def plot_top(table: list[Any], top: int = 5) -> Any:
-    """Grouped bars: accuracy per dimension of the top measured models (and published rows)."""
+    """Grouped bars: accuracy per dimension of the top submitted models and the published rows."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -43,7 +44,7 @@ def plot_top(table: list[Any], top: int = 5) -> Any:
     width = 0.8 / max(1, len(rows))
     for j, r in enumerate(rows):
         xs = [i + (j - (len(rows) - 1) / 2) * width for i in range(len(DIMENSIONS))]
-        label = r.model + (" (published)" if r.source != "measured" else "")
+        label = r.model + (f" ({r.source})" if r.source != "measured" else "")
         ax.bar(xs, [100 * v for v in r.dims], width, label=label)
     ax.set_xticks(range(len(DIMENSIONS)), [d.short for d in DIMENSIONS])
     ax.set_ylim(0, 100)
@@ -54,18 +55,21 @@ def plot_top(table: list[Any], top: int = 5) -> Any:
 
 
 def make_app(key_path: str | Path, store: Store, *, policy: Policy | None = None, max_bytes: int = MAX_BYTES,
-             on_space: bool | None = None) -> Any:
+             on_space: bool | None = None, seed_rows: str | Path | None = SEED_ROWS_FILE) -> Any:
     """The Blocks app. Identity: the HF login on a Space; the authenticated user when the server has an
-    auth dependency (tests send a header); otherwise the name typed into the form (local use)."""
+    auth dependency (tests send a header); otherwise the name typed into the form (local use). `seed_rows`: the
+    reference rows file (None: none); rows of the key's split are shown below the ranking."""
     import gradio as gr
 
     key = load_items(key_path)
+    seeds = load_seed_rows(seed_rows) if seed_rows else []
+    key_split = key[0].split if key else None
     policy = policy or Policy()
     on_space = bool(os.environ.get("SPACE_ID")) if on_space is None else on_space
     exports = Path(tempfile.mkdtemp(prefix="scale-vqa-leaderboard-"))
 
     def rows_now(query: str = "") -> tuple[list[Any], list[list[str]]]:
-        table = build_table(store.rows(statuses=("published",)), key)
+        table = build_table(store.rows(statuses=("published",)), key, split=key_split, seed_rows=seeds)
         rows = display_rows(table, store.submission_counts())
         if query:
             rows = [r for r in rows if query.lower() in " ".join(r).lower()]
@@ -153,9 +157,9 @@ def make_app(key_path: str | Path, store: Store, *, policy: Policy | None = None
 
 def serve(key: str | Path, db: str | Path, *, host: str = "127.0.0.1", port: int = 7860,
           auth_dependency: Callable[[Any], str | None] | None = None, max_bytes: int = MAX_BYTES,
-          policy: Policy | None = None, block: bool = True) -> Any:
+          policy: Policy | None = None, block: bool = True, seed_rows: str | Path | None = SEED_ROWS_FILE) -> Any:
     """Start the app on `host`:`port` (the answer key stays outside every served path)."""
-    demo = make_app(key, SQLiteStore(db), policy=policy, max_bytes=max_bytes)
+    demo = make_app(key, SQLiteStore(db), policy=policy, max_bytes=max_bytes, seed_rows=seed_rows)
     demo.launch(server_name=host, server_port=port, max_file_size=max_bytes, auth_dependency=auth_dependency,
                 prevent_thread_lock=not block, quiet=not block, footer_links=[], show_error=True)
     return demo

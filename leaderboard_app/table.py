@@ -1,7 +1,8 @@
 """The leaderboard table: one row per (submitter, model), ranked by the macro accuracy over the five dimensions
 (the seed paper's AVG), with Wilson 95 % CIs, strict accuracy, format rate, the model's blind (text-only) score
 when it was submitted, and a "tied" mark when a paired test cannot tell the row from the one above it.
-Published rows from papers are shown as such and never mixed with measured ones."""
+Seed rows — papers' published numbers and baselines measured by Scale-VQA (:mod:`leaderboard_app.seed_rows`) — are
+shown as such below the ranked rows, never ranked or mixed with them."""
 
 from __future__ import annotations
 
@@ -15,13 +16,8 @@ from scale_vqa.dimensions import DIMENSIONS
 from scale_vqa.item import Item
 from scale_vqa.stats import paired_test
 
+from .seed_rows import SeedRow
 from .store import Row
-
-PUBLISHED = (
-    {"model": "ScaleReasoner-R1", "scores": (80.60, 89.05, 84.58, 76.12, 84.08), "macro": 82.89,
-     "source": "Phan et al. 2026 (arXiv:2606.17412), test split; iMVR-PL/ScaleReasoner-R1 README"},
-)
-"""Published rows (test split only), with their source. Shown beside measured rows, marked "published"."""
 
 TIE_ALPHA = 0.05
 
@@ -31,7 +27,8 @@ class TableRow:
     rank: int | None
     model: str
     source: str
-    """``measured`` (scored here) or ``published`` (a paper's number)."""
+    """``measured`` (a submission scored here), ``published`` (a paper's number) or ``baseline`` (a reference
+    row measured by Scale-VQA)."""
     submitter: str
     link: str
     macro: float
@@ -54,9 +51,10 @@ def _correct(row: Row, key: Sequence[Item]) -> list[bool]:
     return [row.letters.get(it.id) == it.answer for it in key]
 
 
-def build_table(rows: Sequence[Row], key: Sequence[Item], *, split: str | None = None) -> list[TableRow]:
-    """Measured rows (published and held-back rows excluded) ranked by macro accuracy, then published rows of
-    the same split."""
+def build_table(rows: Sequence[Row], key: Sequence[Item], *, split: str | None = None,
+                seed_rows: Sequence[SeedRow] = ()) -> list[TableRow]:
+    """Submitted rows (held-back and retracted ones excluded) ranked by macro accuracy, then the seed rows of
+    `split` (all of them when None)."""
     standard = [r for r in rows if r.variant == "standard" and r.status == "published"]
     blind = {(r.submitter, r.model): r for r in rows if r.variant == "blind" and r.status == "published"}
     latest: dict[tuple[str, str], Row] = {}
@@ -76,10 +74,10 @@ def build_table(rows: Sequence[Row], key: Sequence[Item], *, split: str | None =
             tuple(tuple(p["ci95"]) if p else (float("nan"), float("nan")) for p in per),
             s["strict_macro"], s["format_rate"], b.scores["macro"]["acc"] if b else None, tied, r.id))
         prev = r
-    if split in (None, "test"):
-        for p in PUBLISHED:
-            out.append(TableRow(None, p["model"], "published", p["source"], "", p["macro"] / 100, None,
-                                tuple(v / 100 for v in p["scores"]), None, None, None, None, False, None))
+    for p in seed_rows:
+        if split is None or p.split == split:
+            out.append(TableRow(None, p.name, p.source, p.provenance.split(";")[0], p.link, p.avg, p.avg_ci, p.dims,
+                                p.dim_cis, None, None, None, False, None))
     return out
 
 
@@ -101,7 +99,7 @@ def display_rows(table: Sequence[TableRow], counts: dict[str, int] | None = None
     out = []
     for r in table:
         cis = r.dim_cis or (None,) * len(DIMENSIONS)
-        who = r.submitter if r.source == "published" else f"{r.submitter} ({counts.get(r.submitter, 0)} submissions)"
+        who = r.submitter if r.source != "measured" else f"{r.submitter} ({counts.get(r.submitter, 0)} submissions)"
         out.append([
             "" if r.rank is None else str(r.rank), r.model, r.source, _pct(r.macro) + _ci(r.macro_ci),
             *(_pct(v) + _ci(c) for v, c in zip(r.dims, cis, strict=True)),

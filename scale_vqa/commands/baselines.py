@@ -7,6 +7,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -101,7 +102,7 @@ def _usage(p: argparse.ArgumentParser) -> int:
     return 2
 
 
-def _config(name: str):  # noqa: ANN202
+def _config(name: str) -> Any:
     from baselines.model_config import find_model_config
 
     return find_model_config(name)

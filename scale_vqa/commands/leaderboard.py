@@ -18,6 +18,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--port", type=int, default=7860)
     p.add_argument("--max-mb", type=float, default=8.0, help="upload size limit in MB (default 8)")
     p.add_argument("--quota", type=int, default=5, help="submissions per submitter per 24 h (default 5)")
+    p.add_argument("--seed-rows", metavar="FILE",
+                   help="reference rows shown below the ranking (default: the seed paper's published rows; write "
+                        "your own with `scale-vqa baselines table … --export-leaderboard FILE`; 'none' for none)")
     p.set_defaults(run=run)
 
 
@@ -33,9 +36,10 @@ def run(args: argparse.Namespace) -> int:
 
     from ..problems import InputError
 
+    seeds = {} if args.seed_rows is None else {"seed_rows": None if args.seed_rows == "none" else args.seed_rows}
     try:
         serve(args.key, args.db, host=args.host, port=args.port, max_bytes=int(args.max_mb * 2**20),
-              policy=Policy(quota=args.quota))
+              policy=Policy(quota=args.quota), **seeds)
     except (InputError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
