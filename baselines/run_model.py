@@ -94,10 +94,10 @@ def api_model(p: Plan, *, cache: str | Path | None, concurrency: int = 4, rpm: f
     """The lm-eval model for an API plan: the provider's client behind the reply cache."""
     from .cache import ResponseCache
     from .llm import BACKENDS, Generation
+
+    client = BACKENDS[p.kind](p.model, **p.model_args)  # first: a missing key fails before anything is written
     from .lm_eval_chat import make_lm
 
-    opts = dict(p.model_args)
-    client = BACKENDS[p.kind](p.model, **opts)
     gen = Generation(max_tokens=p.gen["max_gen_toks"], temperature=p.gen["temperature"],
                      stop=tuple(p.gen["stop"]), reasoning_effort=p.gen["reasoning_effort"])
     return make_lm(client, gen=gen, max_pixels=p.config.images.max_pixels,

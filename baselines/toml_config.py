@@ -45,8 +45,9 @@ def read_toml(path: str | Path) -> tuple[dict[str, Any], ConfigProblems]:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        line = getattr(exc, "lineno", None)
-        problems.report.add(Problem(str(path), f"not valid TOML: {getattr(exc, 'msg', exc)}", "error", line))
+        where = re.search(r"\(at line (\d+), column \d+\)", str(exc))  # Python < 3.14 has no exc.lineno
+        line = getattr(exc, "lineno", None) or (int(where.group(1)) if where else None)
+        problems.report.add(Problem(str(path), f"not valid TOML: {exc}", "error", line))
         raise InputError(problems.report, str(path)) from None
     return data, problems
 
