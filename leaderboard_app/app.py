@@ -12,7 +12,7 @@ from typing import Any
 
 from scale_vqa.atomic import atomic_write_text
 from scale_vqa.dimensions import DIMENSIONS
-from scale_vqa.release import load_items
+from scale_vqa.release import SPLITS, load_items
 
 from .rules import Policy
 from .seed_rows import SEED_ROWS_FILE, load_seed_rows
@@ -55,15 +55,17 @@ def plot_top(table: list[Any], top: int = 5) -> Any:
 
 
 def make_app(key_path: str | Path, store: Store, *, policy: Policy | None = None, max_bytes: int = MAX_BYTES,
-             on_space: bool | None = None, seed_rows: str | Path | None = SEED_ROWS_FILE) -> Any:
+             on_space: bool | None = None, seed_rows: str | Path | None = SEED_ROWS_FILE,
+             split: str | None = None) -> Any:
     """The Blocks app. Identity: the HF login on a Space; the authenticated user when the server has an
     auth dependency (tests send a header); otherwise the name typed into the form (local use). `seed_rows`: the
-    reference rows file (None: none); rows of the key's split are shown below the ranking."""
+    reference rows file (None: none); those of `split` are shown below the ranking (default: the key's split
+    when its file is named for one, else ``test``, the split a leaderboard hides)."""
     import gradio as gr
 
     key = load_items(key_path)
     seeds = load_seed_rows(seed_rows) if seed_rows else []
-    key_split = key[0].split if key else None
+    key_split = split or (key[0].split if key and key[0].split in SPLITS else "test")
     policy = policy or Policy()
     on_space = bool(os.environ.get("SPACE_ID")) if on_space is None else on_space
     exports = Path(tempfile.mkdtemp(prefix="scale-vqa-leaderboard-"))
@@ -157,9 +159,10 @@ def make_app(key_path: str | Path, store: Store, *, policy: Policy | None = None
 
 def serve(key: str | Path, db: str | Path, *, host: str = "127.0.0.1", port: int = 7860,
           auth_dependency: Callable[[Any], str | None] | None = None, max_bytes: int = MAX_BYTES,
-          policy: Policy | None = None, block: bool = True, seed_rows: str | Path | None = SEED_ROWS_FILE) -> Any:
+          policy: Policy | None = None, block: bool = True, seed_rows: str | Path | None = SEED_ROWS_FILE,
+          split: str | None = None) -> Any:
     """Start the app on `host`:`port` (the answer key stays outside every served path)."""
-    demo = make_app(key, SQLiteStore(db), policy=policy, max_bytes=max_bytes, seed_rows=seed_rows)
+    demo = make_app(key, SQLiteStore(db), policy=policy, max_bytes=max_bytes, seed_rows=seed_rows, split=split)
     demo.launch(server_name=host, server_port=port, max_file_size=max_bytes, auth_dependency=auth_dependency,
                 prevent_thread_lock=not block, quiet=not block, footer_links=[], show_error=True)
     return demo

@@ -21,6 +21,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed-rows", metavar="FILE",
                    help="reference rows shown below the ranking (default: the seed paper's published rows; write "
                         "your own with `scale-vqa baselines table … --export-leaderboard FILE`; 'none' for none)")
+    p.add_argument("--split", help="split of the key, for the seed rows shown (default: from the key's file name "
+                                   "when it names a split, else test)")
     p.set_defaults(run=run)
 
 
@@ -39,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     seeds = {} if args.seed_rows is None else {"seed_rows": None if args.seed_rows == "none" else args.seed_rows}
     try:
         serve(args.key, args.db, host=args.host, port=args.port, max_bytes=int(args.max_mb * 2**20),
-              policy=Policy(quota=args.quota), **seeds)
+              policy=Policy(quota=args.quota), split=args.split, **seeds)
     except (InputError, FileNotFoundError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
