@@ -47,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
     print()
     print(paired_lines(rows))
     return build_step(Path(args.out), paths) or audit_step(Path(args.out), paths) or leaderboard_step(
-        Path(args.out), paths) or eval_step(Path(args.out), paths)
+        Path(args.out), paths) or eval_step(Path(args.out), paths) or baselines_step(Path(args.out), paths)
 
 
 def build_step(out: Path, paths: dict[str, Path]) -> int:
@@ -179,3 +179,25 @@ def eval_step(out: Path, paths: dict[str, Path]) -> int:
     print("   " + render([read_run(run_dir)]).replace("\n", "\n   "))
     print(f"   run folder: {result.out} (results.json, samples_*.jsonl, predictions_*.jsonl, key.json)")
     return 0
+
+
+def baselines_step(out: Path, paths: dict[str, Path]) -> int:
+    """Step 9: chance, majority-letter and text-only rows on the demo release, then the baselines table: the seed
+    paper's published rows beside the rows measured here (needs the audit extra)."""
+    from ..cli import main
+    from . import missing_extra
+
+    measured = out / "baselines"
+    print(f"\n== 9. scale-vqa baselines measure {paths['release']} --adversaries fast --out {measured}")
+    problem = missing_extra("audit", "sklearn", "numpy")
+    if problem:
+        print(f"   skipped: {problem}")
+        return 0
+    code = main(["baselines", "measure", str(paths["release"]), "--adversaries", "fast", "--out", str(measured),
+                 "--quiet"])
+    if code:
+        return code
+    runs = [str(measured)] + ([str(out / "eval-run")] if (out / "eval-run" / "key.json").is_file() else [])
+    print(f"\n== 10. scale-vqa baselines table {' '.join(runs)}  (published rows are the test split's; "
+          "demo rows are measured on the demo's validation split)")
+    return main(["baselines", "table", *runs, "--no-ci"])
