@@ -106,7 +106,7 @@ def test_demo_runs_offline_and_scores(tmp_path, capsys) -> None:
         preds = (out / "eval-run" / "predictions_scale_vqa_single_high.jsonl").read_text().splitlines()
         assert len(preds) == 60  # the region without a 20× view ran on the text path
     if importlib.util.find_spec("sklearn"):  # steps 9-10: measured baselines beside the published rows
-        measured, published = text.index("### Measured here — validation split"), text.index("### Published")
+        measured, published = text.rindex("### Measured here — validation split"), text.index("### Published")
         assert published < measured and "| ScaleReasoner-R1 | 80.60 |" in text[published:measured]
         assert "| majority letter |" in text[measured:] and "| random (expected) | 25.00 |" in text[measured:]
     # a second run replaces the demo folder; a foreign folder is never overwritten
