@@ -123,7 +123,9 @@ def run_model(config: ModelConfig, *, data: str, out: str | Path, kind: str | No
     lm = None
     if p.kind in API_KINDS:
         lm = api_model(p, cache=cache or cache_path(out), concurrency=concurrency, rpm=rpm, progress=progress)
-    return run_eval(p.evaluator_backend, p.model_args if lm is None else {"model": p.model}, source=data,
+    record = {"model": p.model, "backend": p.kind, "max_pixels": config.images.max_pixels,
+              **{k: v for k, v in p.gen.items() if k != "max_gen_toks"}}  # what an API run.json records
+    return run_eval(p.evaluator_backend, p.model_args if lm is None else record, source=data,
                     split=split, tasks=tasks or DEFAULT_TASKS, out=out, images=images, limit=limit,
                     batch_size=batch_size, device=device, max_gen_toks=max_gen_toks or p.gen["max_gen_toks"],
                     name=config.name, system=None if config.system_prompt == "seed" else config.system_text, lm=lm)

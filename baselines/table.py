@@ -24,7 +24,7 @@ from typing import Any
 from scale_vqa.dimensions import DIMENSIONS, Dimension
 from scale_vqa.item import Item
 from scale_vqa.predictions import load_predictions
-from scale_vqa.release import load_items
+from scale_vqa.release import canonical_split, load_items
 from scale_vqa.scoring import ScoreReport, score
 from scale_vqa.stats import Z95, chance_range
 
@@ -115,7 +115,7 @@ def folder_rows(folder: str | Path, *, with_chance: bool = False) -> list[Row]:
                                 "`scale-vqa baselines run` run folder or a `scale-vqa baselines measure` folder")
     meta = json.loads((folder / "run.json").read_text(encoding="utf-8")) if (folder / "run.json").is_file() else {}
     key = load_items(folder / "key.json")
-    split = str(meta.get("split") or (key[0].split if key else ""))
+    split = canonical_split(str(meta.get("split") or (key[0].split if key else "")))
     described = meta.get("rows") or {}
     rows = [chance_row(key, split, f"{folder}/key.json")] if with_chance else []
     for path in sorted(folder.glob("predictions_*.jsonl"), key=lambda p: _order(p, described)):
