@@ -268,7 +268,8 @@ class GeminiChat(ChatBackend):
 class DashScopeChat(ChatBackend):
     """Qwen models through DashScope's own SDK (key in ``DASHSCOPE_API_KEY``); multimodal when images are sent.
     `base_url` (e.g. ``https://dashscope-intl.aliyuncs.com/api/v1``, a proxy, a loopback test server) replaces
-    ``dashscope.base_http_api_url`` for this backend's requests only; the key is then optional."""
+    ``dashscope.base_http_api_url`` for this backend's requests only; the key is then optional. Requests are not
+    streamed, so models that think only on streamed calls cannot take a `reasoning_effort` other than ``none``."""
 
     backend = "dashscope"
 

@@ -380,7 +380,7 @@ def test_dashscope_sdk_through_the_evaluator(setup: Setup, proxy: Proxy, tmp_pat
                for p in predictions(tmp_path / "run", "scale_vqa"))
 
 
-@pytest.mark.parametrize(("spec", "env"), [("openai:gpt-5.2", "OPENAI_API_KEY"),
+@pytest.mark.parametrize(("spec", "env"), [("openai:gpt-5", "OPENAI_API_KEY"),
                                            ("gemini:gemini-3-flash", "GEMINI_API_KEY"),
                                            ("dashscope:qwen-vl-max", "DASHSCOPE_API_KEY")])
 def test_missing_key_names_the_variable(no_keys: None, spec: str, env: str) -> None:
