@@ -15,13 +15,15 @@ from lm_eval.api.registry import register_model
 from lm_eval.models.openai_completions import LocalChatCompletion
 
 from scale_vqa.parse import join_reasoning
+from scale_vqa.prompt import interleave_images
 from scale_vqa.release import IMAGE_PLACEHOLDER
 
 MODEL_NAME = "scale-vqa-openai"
 
 
 def interleave(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Move the image parts lm-eval put first in the last message to the ``<image>`` placeholders of its text."""
+    """Move the image parts lm-eval put first in the last message to the ``<image>`` placeholders of its text
+    (:func:`scale_vqa.prompt.interleave_images`)."""
     last = messages[-1]
     content = last.get("content")
     if not isinstance(content, list):
@@ -31,16 +33,10 @@ def interleave(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return messages
     images = [part for part in content if part.get("type") == "image_url"]
     text = "".join(part.get("text", "") for part in content if part.get("type") == "text")
-    pieces = text.split(IMAGE_PLACEHOLDER)
-    if len(pieces) - 1 != len(images):
-        raise ValueError(f"the prompt has {len(pieces) - 1} {IMAGE_PLACEHOLDER} placeholders but {len(images)} "
-                         "images were sent; pass max_images=3 (or more) in --model_args")
-    parts: list[dict[str, Any]] = []
-    for i, piece in enumerate(pieces):
-        if piece:
-            parts.append({"type": "text", "text": piece})
-        if i < len(images):
-            parts.append(images[i])
+    try:
+        parts = interleave_images(text, images)
+    except ValueError as exc:
+        raise ValueError(f"{exc}; pass max_images=3 (or more) in --model_args") from exc
     return [*messages[:-1], {**last, "content": parts}]
 
 

@@ -173,6 +173,7 @@ def run_eval(backend: str, model_args: str | dict[str, Any] | None, *, source: s
     if unknown:
         raise ValueError(f"unknown task(s) {', '.join(unknown)}; available: {', '.join(sorted(manager.all_groups))}")
     t_setup = time.perf_counter()
+    built = lm is None
     if lm is None:
         lm = build_model(backend, args, batch_size=batch_size, device=device)
     t_model = time.perf_counter()
@@ -186,7 +187,8 @@ def run_eval(backend: str, model_args: str | dict[str, Any] | None, *, source: s
 
     lm.generate_until = timed
     gen_kwargs = {"max_gen_toks": max_gen_toks} if max_gen_toks else None
-    seeds = {"torch_random_seed": None} if backend == "openai" else {}  # greedy; an API client needs no torch
+    # greedy; API clients (this runner's openai backend, or an `lm` such as baselines.lm_eval_chat's) need no torch
+    seeds = {"torch_random_seed": None} if backend not in ("hf", "vllm") else {}
     results = lm_eval.simple_evaluate(model=lm, tasks=task_names, task_manager=manager, apply_chat_template=True,
                                       log_samples=True, limit=limit, gen_kwargs=gen_kwargs, **seeds)
     t_done = time.perf_counter()
@@ -194,7 +196,7 @@ def run_eval(backend: str, model_args: str | dict[str, Any] | None, *, source: s
                "to_first_request_s": (first_request[0] - t0 - (t_model - t_setup)) if first_request else None,
                "total_s": t_done - t0}
     run_meta = {"name": name or _model_name(backend, args), "backend": backend,
-                "lm_eval_model": BACKENDS.get(backend, backend),
+                "lm_eval_model": BACKENDS.get(backend, backend) if built else _registered_name(lm),
                 "model_args": {k: ("***" if "key" in k.lower() or "token" in k.lower() else v)
                                for k, v in args.items()},
                 "tasks": task_names, "source": str(source), "split": split, "limit": limit,
@@ -202,6 +204,13 @@ def run_eval(backend: str, model_args: str | dict[str, Any] | None, *, source: s
                 "timings": timings,
                 "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     return write_run(results, run_meta, Path(out))
+
+
+def _registered_name(lm: Any) -> str:
+    """The name lm-eval's registry knows `lm`'s class by (else the class name)."""
+    from lm_eval.api.registry import model_registry
+
+    return next((name for name, cls in model_registry.items() if cls is type(lm)), type(lm).__name__)
 
 
 def _model_name(backend: str, args: dict[str, Any]) -> str:

@@ -39,6 +39,31 @@ ANSWER_INSTRUCTION = (
 ROTATION_SEP = "/rot"
 
 
+def text_part(text: str) -> dict[str, Any]:
+    """An OpenAI-style text content part."""
+    return {"type": "text", "text": text}
+
+
+def interleave_images(text: str, images: Sequence[Any], make_text: Callable[[str], Any] = text_part) -> list[Any]:
+    """`text` split at its ``<image>`` placeholders with the i-th of `images` at the i-th placeholder, in reading
+    order; text pieces become ``make_text(piece)`` (OpenAI text parts by default; empty pieces are dropped).
+
+    The one implementation of placeholder interleaving (prompts, the evaluator's API clients). Raises ValueError
+    when the number of placeholders differs from the number of images: a dropped or misplaced image would
+    silently change what the model is asked."""
+    pieces = text.split(IMAGE_PLACEHOLDER)
+    if len(pieces) - 1 != len(images):
+        raise ValueError(f"the prompt has {len(pieces) - 1} {IMAGE_PLACEHOLDER} placeholders but {len(images)} "
+                         "images were given")
+    out: list[Any] = []
+    for i, piece in enumerate(pieces):
+        if piece:
+            out.append(make_text(piece))
+        if i < len(images):
+            out.append(images[i])
+    return out
+
+
 class Variant(StrEnum):
     STANDARD = "standard"
     BLIND = "blind"
@@ -81,14 +106,7 @@ class Prompt:
 
     def segments(self) -> list[str | ImageSlot]:
         """Text pieces and images interleaved in reading order (empty text pieces dropped)."""
-        pieces = self.text.split(IMAGE_PLACEHOLDER)
-        out: list[str | ImageSlot] = []
-        for i, piece in enumerate(pieces):
-            if piece:
-                out.append(piece)
-            if i < len(self.images):
-                out.append(self.images[i])
-        return out
+        return interleave_images(self.text, self.images, str)
 
     def messages(self, image_part: Callable[[ImageSlot], dict[str, Any]]) -> list[dict[str, Any]]:
         """OpenAI-style chat messages; `image_part` turns an :class:`ImageSlot` into a content part."""

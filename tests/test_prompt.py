@@ -13,6 +13,7 @@ from scale_vqa.prompt import (
     Variant,
     build_prompt,
     circular_items,
+    interleave_images,
     prompts_for,
     rotate_options,
     rotation_id,
@@ -144,3 +145,15 @@ def test_prompts_for_every_real_validation_item(val_path) -> None:
         assert donors[item.id].wsi_name != item.wsi_name
     with_missing = [i for i in items if i.images.high_mag is None]
     assert with_missing and all(len(build_prompt(i).images) == 2 for i in with_missing)
+
+
+def test_interleave_images_puts_each_image_at_its_placeholder() -> None:
+    imgs = [{"type": "image_url", "k": k} for k in range(3)]
+    out = interleave_images("<image>a <image><image> b", imgs)
+    assert out == [imgs[0], {"type": "text", "text": "a "}, imgs[1], imgs[2], {"type": "text", "text": " b"}]
+    assert interleave_images("x<image>y", ["I"], str) == ["x", "I", "y"]
+    assert interleave_images("no images", []) == [{"type": "text", "text": "no images"}]
+    with pytest.raises(ValueError, match="2 <image> placeholders but 1 images"):
+        interleave_images("<image><image>", imgs[:1])
+    with pytest.raises(ValueError, match="0 <image> placeholders but 1 images"):
+        interleave_images("text", imgs[:1])
