@@ -93,8 +93,8 @@ class ChatLM(LM):
                  rpm: float = 0.0, retries: int = 5, backoff: float = 1.0, progress: bool = True,
                  model: str | None = None, base_url: str | None = None, api_key_env: str | None = None,
                  timeout: float = 120.0, max_tokens: int | None = None, temperature: float | str | None = 0.0,
-                 reasoning_effort: str | None = None, batch_size: Any = None, max_batch_size: Any = None,
-                 device: Any = None) -> None:
+                 reasoning_effort: str | None = None, send_stop: bool = True, batch_size: Any = None,
+                 max_batch_size: Any = None, device: Any = None) -> None:
         super().__init__()  # batch_size, max_batch_size, device: what lm-eval's CLI adds; unused here
         if backend is None or isinstance(backend, str):
             spec = backend or model
@@ -111,6 +111,8 @@ class ChatLM(LM):
         if isinstance(cache, str):
             cache = ResponseCache(cache)
         self.backend, self.gen, self.max_pixels, self.progress = backend, gen, max_pixels, progress
+        self.send_stop = send_stop
+        """False: never send stop sequences (a model config that sends none); replies are still cut at them."""
         self.runner = ChatRunner(backend, gen, cache, concurrency=concurrency, rpm=rpm, retries=retries,
                                  backoff=backoff, progress=progress, name=f"{MODEL_NAME}:{backend.model}")
 
@@ -151,7 +153,7 @@ class ChatLM(LM):
         until = gen_kwargs.get("until") or ()
         stops = tuple(dict.fromkeys((*self.gen.stop, *((until,) if isinstance(until, str) else until))))
         max_tokens = int(gen_kwargs.get("max_gen_toks") or self.gen.max_tokens)
-        sent = stops if self.backend.accepts_stop(self.gen) else ()
+        sent = stops if self.send_stop and self.backend.accepts_stop(self.gen) else ()
         return replace(self.gen, max_tokens=max_tokens, stop=sent), stops
 
     def generate_until(self, requests: list[Any], disable_tqdm: bool = False) -> list[str]:
@@ -181,8 +183,8 @@ class ChatLM(LM):
 
 def make_lm(backend: ChatBackend, *, gen: Generation, max_pixels: int | None = None,
             cache: ResponseCache | None = None, concurrency: int = 4, rpm: float = 0.0, retries: int = 5,
-            progress: bool = True, backoff: float = 1.0) -> ChatLM:
+            progress: bool = True, backoff: float = 1.0, send_stop: bool = True) -> ChatLM:
     """An lm-eval model sending requests through `backend` with `gen` (see :class:`ChatLM`), for
     ``run_eval(..., lm=make_lm(...))``: replies are cached in `cache` as they arrive, so a rerun resumes."""
     return ChatLM(backend, gen=gen, max_pixels=max_pixels, cache=cache, concurrency=concurrency, rpm=rpm,
-                  retries=retries, backoff=backoff, progress=progress)
+                  retries=retries, backoff=backoff, progress=progress, send_stop=send_stop)

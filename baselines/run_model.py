@@ -102,7 +102,7 @@ def api_model(p: Plan, *, cache: str | Path | None, concurrency: int = 4, rpm: f
                      stop=tuple(p.gen["stop"]), reasoning_effort=p.gen["reasoning_effort"])
     return make_lm(client, gen=gen, max_pixels=p.config.images.max_pixels,
                    cache=ResponseCache(cache) if cache else None, concurrency=concurrency, rpm=rpm,
-                   retries=retries, progress=progress)
+                   retries=retries, progress=progress, send_stop=bool(p.gen["stop"]))
 
 
 def cache_path(out: str | Path) -> Path:

@@ -484,3 +484,44 @@ def test_gemini_thinking_levels(monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(AnswererError, match="Gemini has no thinking level 'none'"):
         backend.thinking_level("none")
     assert backend.identity == {"backend": "gemini", "model": "gemini-test", "base_url": "http://127.0.0.1:9"}
+
+
+# ------------------------------------------------------------------ the registry's API rows, from the command line
+@pytest.mark.slow
+@pytest.mark.parametrize(("config", "backend", "env", "base", "model"), [
+    ("gpt-5.2", "openai", "OPENAI_API_KEY", "/v1", None),
+    ("gemini-3-flash", "gemini", "GEMINI_API_KEY", "", "gemini-test"),
+    ("qwen2.5-vl-7b", "dashscope", "DASHSCOPE_API_KEY", "/api/v1", "qwen-vl-test"),
+])
+def test_registry_api_rows_run_from_the_command_line(setup: Setup, proxy: Proxy, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch, config: str, backend: str,
+                                                      env: str, base: str, model: str | None) -> None:
+    """`scale-vqa baselines run CONFIG` with the shipped config's settings: the served model stands in for the
+    provider's (--model-path; the proxy serves it under any name), the proxy for its endpoint (--base-url); a
+    re-run is served from the reply cache."""
+    from baselines.model_config import find_model_config
+    from scale_vqa.cli import main
+
+    monkeypatch.setenv(env, "test-key")
+    cfg = find_model_config(config)
+    out = tmp_path / "run"
+    argv = ["baselines", "run", config, "--backend", backend, "--model-path", model or setup.model, "--base-url",
+            proxy.url + base, "--data", str(setup.release), "--split", "validation", "--out", str(out),
+            "--tasks", "scale_vqa", "--limit", "1", "--max-gen-toks", str(MAX_GEN_TOKS), "--quiet"]
+    assert main(argv) == 0
+    check_run(out, ("scale_vqa",))
+    assert len(proxy.forwarded) == 5
+    check_images_in_placeholder_order(proxy.forwarded, 5)
+    sent = proxy.received[0]["body"]
+    if backend == "openai":  # GPT-5.2's config: reasoning effort "none", temperature 0, no stop
+        assert sent["reasoning_effort"] == "none" and sent["max_completion_tokens"] == MAX_GEN_TOKS
+        assert sent["temperature"] == 0 and "stop" not in sent
+    elif backend == "gemini":  # Gemini 3 Flash's config: the provider's default temperature
+        assert "temperature" not in sent["generationConfig"]
+    meta = json.loads((out / "run.json").read_text())
+    assert meta["name"] == cfg.name and meta["model_args"]["backend"] == backend
+    assert meta["model_args"]["max_pixels"] == cfg.images.max_pixels
+    assert (tmp_path / "run.cache.sqlite").is_file()
+    proxy.clear()
+    assert main(argv) == 0  # resumed entirely from the cache
+    assert proxy.forwarded == []
