@@ -72,14 +72,17 @@ class ChatBackend(ABC):
     """Sends chat messages (OpenAI format, images as data URLs) to one model; returns the reply text."""
 
     backend: str = "chat"
+    base_url: str | None = None
+    """The endpoint when it is not the provider's default (always set for OpenAI-compatible servers)."""
 
     def __init__(self, model: str) -> None:
         self.model = model
 
     @property
     def identity(self) -> dict[str, str]:
-        """What distinguishes this backend's replies in the cache."""
-        return {"backend": self.backend, "model": self.model}
+        """What distinguishes this backend's replies in the cache (the endpoint too, when one is set)."""
+        ident = {"backend": self.backend, "model": self.model}
+        return {**ident, "base_url": self.base_url} if self.base_url else ident
 
     @abstractmethod
     def complete(self, messages: Messages, gen: Generation) -> str:
@@ -92,7 +95,7 @@ class ChatBackend(ABC):
 
     @property
     def where(self) -> str:
-        return self.backend
+        return self.base_url or self.backend
 
 
 def _key_from_env(env: str | None, backend: str, required: bool) -> str | None:
@@ -123,14 +126,6 @@ class OpenAIChat(ChatBackend):
         key = _key_from_env(env, "openai", required=public) or "EMPTY"
         self._openai = openai
         self.client = openai.OpenAI(base_url=self.base_url, api_key=key, timeout=timeout, max_retries=0)
-
-    @property
-    def identity(self) -> dict[str, str]:
-        return {**super().identity, "base_url": self.base_url}
-
-    @property
-    def where(self) -> str:
-        return self.base_url
 
     def accepts_stop(self, gen: Generation) -> bool:
         # OpenAI's reasoning models (o-series, GPT-5.x) refuse `stop` unless reasoning is off
@@ -219,14 +214,6 @@ class GeminiChat(ChatBackend):
         self.client = genai.Client(api_key=key, http_options=types.HttpOptions(base_url=self.base_url,
                                                                                timeout=int(timeout * 1000)))
 
-    @property
-    def identity(self) -> dict[str, str]:
-        return {**super().identity, "base_url": self.base_url} if self.base_url else super().identity
-
-    @property
-    def where(self) -> str:
-        return self.base_url or self.backend
-
     def thinking_level(self, effort: str) -> Any:
         """Gemini's ``ThinkingLevel`` for a reasoning effort (``minimal``, ``low``, ``medium``, ``high`` …)."""
         levels = {level.value.lower(): level for level in self.types.ThinkingLevel
@@ -284,14 +271,6 @@ class DashScopeChat(ChatBackend):
         self.key = _key_from_env(api_key_env, "dashscope", required=self.base_url is None) or "EMPTY"
         self.timeout = timeout
         self.dashscope = dashscope
-
-    @property
-    def identity(self) -> dict[str, str]:
-        return {**super().identity, "base_url": self.base_url} if self.base_url else super().identity
-
-    @property
-    def where(self) -> str:
-        return self.base_url or self.backend
 
     def complete(self, messages: Messages, gen: Generation) -> str:
         multimodal = any(isinstance(m["content"], list) and any(p["type"] == "image_url" for p in m["content"])

@@ -149,7 +149,7 @@ def _generation(problems: Any, table: Any) -> GenerationSettings:
     return out
 
 
-def _backends(problems: Any, table: Any, weights: str | None) -> dict[str, Backend]:
+def _backends(problems: Any, table: Any, weights: str | None, model_id: str | None) -> dict[str, Backend]:
     if not isinstance(table, dict) or not table:
         problems.add("backends", "needs at least one [backends.KIND] table, KIND one of " + ", ".join(BACKEND_KINDS))
         return {}
@@ -174,11 +174,11 @@ def _backends(problems: Any, table: Any, weights: str | None) -> dict[str, Backe
         if kind in API_KINDS and not model:
             problems.add(f"backends.{kind}", "an API backend needs the provider's model name")
         if model is None and kind not in API_KINDS and weights != "custom-code":
-            model = ...  # filled with model_id below
+            model = model_id  # local backends load the config's model_id unless they name other weights
         for reserved in ("pretrained", "max_images", "max_pixels", "min_pixels", "model"):
             if args and reserved in args:
                 problems.add(p + "args", f"{reserved!r} comes from the config's model/images, not args")
-        out[kind] = Backend(kind, model, dict(args or {}), base_url, serve)  # type: ignore[arg-type]
+        out[kind] = Backend(kind, model, dict(args or {}), base_url, serve)
     return out
 
 
@@ -195,7 +195,7 @@ def load_model_config(path: str | Path) -> ModelConfig:
     published = take(problems, data, "published", str, default=None)
     images = _images(problems, data.get("images", {}))
     gen = _generation(problems, data.get("generation", {}))
-    backends = _backends(problems, data.get("backends"), weights)
+    backends = _backends(problems, data.get("backends"), weights, model_id)
     if weights == "custom-code" and len(notes.strip()) < 40:
         problems.add("notes", "custom-code weights: say what runs and what not (how to convert, what is untested)")
     if published is not None:
@@ -207,8 +207,6 @@ def load_model_config(path: str | Path) -> ModelConfig:
     if weights == "api" and not any(k in API_KINDS for k in backends):
         problems.add("backends", "API weights need an openai, gemini or dashscope backend")
     problems.raise_if_any(str(path))
-    backends = {k: (Backend(b.kind, model_id, b.args, b.base_url, b.serve) if b.model is ... else b)
-                for k, b in backends.items()}
     return ModelConfig(path.stem, name, model_id, weights, system, images, gen, backends, published, notes.strip(),
                        path)
 

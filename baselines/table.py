@@ -23,9 +23,9 @@ from typing import Any
 
 from scale_vqa.dimensions import DIMENSIONS, Dimension
 from scale_vqa.item import Item
-from scale_vqa.predictions import load_predictions
-from scale_vqa.release import canonical_split, load_items
-from scale_vqa.scoring import ScoreReport, score
+from scale_vqa.release import canonical_split
+from scale_vqa.results import read_result_folder
+from scale_vqa.scoring import ScoreReport
 from scale_vqa.stats import Z95, chance_range
 
 from .reference import PublishedRow
@@ -107,46 +107,38 @@ def chance_row(items: Sequence[Item], split: str, provenance: str = "") -> Row:
                provenance or "exact: 1/options per item", "interval: where 95 % of random guessers land")
 
 
+def _suffix(group: str) -> str:
+    """Evaluator group → its variant suffix (``scale_vqa_blind`` → ``blind``, ``scale_vqa`` → "")."""
+    return group.removeprefix("scale_vqa").lstrip("_")
+
+
 def folder_rows(folder: str | Path, *, with_chance: bool = False) -> list[Row]:
     """Rows of a result folder (a ``scale-vqa eval`` run, or ``scale-vqa baselines measure`` output)."""
-    folder = Path(folder)
-    if not (folder / "key.json").is_file():
-        raise FileNotFoundError(f"{folder}: not a result folder (no key.json): give a `scale-vqa eval` / "
-                                "`scale-vqa baselines run` run folder or a `scale-vqa baselines measure` folder")
-    meta = json.loads((folder / "run.json").read_text(encoding="utf-8")) if (folder / "run.json").is_file() else {}
-    key = load_items(folder / "key.json")
+    res = read_result_folder(folder, circular=lambda group: group == "scale_vqa_circular")
+    meta, key = res.meta, res.key
     split = canonical_split(str(meta.get("split") or (key[0].split if key else "")))
     described = meta.get("rows") or {}
-    rows = [chance_row(key, split, f"{folder}/key.json")] if with_chance else []
-    for path in sorted(folder.glob("predictions_*.jsonl"), key=lambda p: _order(p, described)):
-        group = path.stem.removeprefix("predictions_")
-        preds = load_predictions(path)
+    labels = list(VARIANT_LABELS)
+
+    def order(group: str) -> tuple[int, str]:
+        if group in described:
+            return list(described).index(group), group
+        return (labels.index(_suffix(group)) if _suffix(group) in labels else len(labels)), group
+
+    rows = [chance_row(key, split, f"{res.folder}/key.json")] if with_chance else []
+    for group in sorted(res.reports, key=order):
+        rep, provenance = res.reports[group], f"{res.folder}/predictions_{group}.jsonl"
         if group in described:  # a measure folder: described rows
             info = described[group]
-            rep = score(key, preds)
             rows.append(report_row(info.get("name", group), rep, kind=info.get("kind", "text-only"), variant="",
-                                   split=split, provenance=f"{folder}/{path.name}", note=info.get("fit", ""),
+                                   split=split, provenance=provenance, note=info.get("fit", ""),
                                    extra={k: info[k] for k in ("description",) if k in info}))
-            continue
-        suffix = group.removeprefix("scale_vqa").lstrip("_")
-        rep = score(key, preds, circular=suffix == "circular")
-        variant = VARIANT_LABELS.get(suffix, suffix)
-        name = str(meta.get("name") or folder.name)
-        rows.append(report_row(name, rep, kind="model", variant=variant, split=split,
-                               provenance=f"{folder}/{path.name}",
-                               note=_run_note(meta), extra={"model_args": meta.get("model_args", {})}))
-    if not rows:
-        raise FileNotFoundError(f"{folder}: no predictions_*.jsonl files")
+        else:
+            rows.append(report_row(str(meta.get("name") or res.folder.name), rep, kind="model",
+                                   variant=VARIANT_LABELS.get(_suffix(group), _suffix(group)), split=split,
+                                   provenance=provenance, note=_run_note(meta),
+                                   extra={"model_args": meta.get("model_args", {})}))
     return rows
-
-
-def _order(path: Path, described: dict[str, Any]) -> tuple[int, str]:
-    group = path.stem.removeprefix("predictions_")
-    if group in described:
-        return (list(described).index(group), group)
-    suffix = group.removeprefix("scale_vqa").lstrip("_")
-    labels = list(VARIANT_LABELS)
-    return (labels.index(suffix) if suffix in labels else len(labels), group)
 
 
 def _run_note(meta: dict[str, Any]) -> str:

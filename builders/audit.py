@@ -233,15 +233,12 @@ def _run_panel(specs: Sequence[AdversarySpec], items: list[Item], kwargs: dict[s
     return [r for r in results if r is not None]
 
 
-def run_audit(items: Sequence[Item], specs: Sequence[AdversarySpec], *, source: str = "",
-              fit_items: Sequence[Item] | None = None, fit_name: str | None = None, folds: int = 5,
-              seed: int = 0, permutations: int = 2000, target: float = 0.05, shuffle_check: bool = True,
-              extra: Sequence[tuple[AdversarySpec, Answerer]] = (), residual: bool = False,
-              progress: bool = True, jobs: int = 1) -> AuditResult:
-    """Run the panel (`specs`, plus ready-made answerers in `extra`, e.g. LLMs) and everything derived.
-
-    With ``jobs > 1`` the offline adversaries run in that many worker processes (embedding adversaries, which
-    hold a torch model, and the `extra` answerers stay in this process); results are identical to ``jobs=1``."""
+def run_panel(items: Sequence[Item], specs: Sequence[AdversarySpec], *, source: str = "",
+              fit_items: Sequence[Item] | None = None, fit_name: str | None = None, folds: int = 5, seed: int = 0,
+              shuffle_check: bool = True, extra: Sequence[tuple[AdversarySpec, Answerer]] = (),
+              progress: bool = True, jobs: int = 1) -> tuple[list[AdversaryResult], list[list[int]] | None]:
+    """Every adversary's answers, fitted without leakage (on `fit_items`, else grouped CV by slide), and the
+    folds used: the audit without the flags (``scale-vqa baselines measure`` uses it directly)."""
     items = list(items)
     if not items:
         raise AuditError(f"{source or 'input'}: no items to audit")
@@ -260,6 +257,21 @@ def run_audit(items: Sequence[Item], specs: Sequence[AdversarySpec], *, source: 
             bar.update()
     if bar is not None:
         bar.close()
+    return results, fold_idx
+
+
+def run_audit(items: Sequence[Item], specs: Sequence[AdversarySpec], *, source: str = "",
+              fit_items: Sequence[Item] | None = None, fit_name: str | None = None, folds: int = 5,
+              seed: int = 0, permutations: int = 2000, target: float = 0.05, shuffle_check: bool = True,
+              extra: Sequence[tuple[AdversarySpec, Answerer]] = (), residual: bool = False,
+              progress: bool = True, jobs: int = 1) -> AuditResult:
+    """Run the panel (`specs`, plus ready-made answerers in `extra`, e.g. LLMs) and everything derived.
+
+    With ``jobs > 1`` the offline adversaries run in that many worker processes (embedding adversaries, which
+    hold a torch model, and the `extra` answerers stay in this process); results are identical to ``jobs=1``."""
+    items = list(items)
+    results, fold_idx = run_panel(items, specs, source=source, fit_items=fit_items, fit_name=fit_name, folds=folds,
+                                  seed=seed, shuffle_check=shuffle_check, extra=extra, progress=progress, jobs=jobs)
     counts = choice_counts(items, [r.letters for r in results])
     cal, flags = calibrate(items, counts, len(results), target=target, permutations=permutations, seed=seed)
     gold = [int(c) for c in gold_counts(items, counts)]

@@ -11,14 +11,12 @@ predictions through the core scorer, so they equal ``scale-vqa score`` on the sa
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from scale_vqa.predictions import load_predictions
-from scale_vqa.release import load_items
 from scale_vqa.report import pct, seed_table
-from scale_vqa.scoring import ScoreReport, score
+from scale_vqa.results import read_result_folder
+from scale_vqa.scoring import ScoreReport
 from scale_vqa.stats import paired_bootstrap_macro
 
 from .taskgen import group_name, group_order
@@ -45,18 +43,9 @@ class Run:
 
 def read_run(folder: str | Path) -> Run:
     """Score every ``predictions_<group>.jsonl`` of a run folder against its ``key.json``."""
-    folder = Path(folder)
-    if not (folder / "key.json").is_file():
-        raise FileNotFoundError(f"{folder}: not a scale-vqa eval run folder (no key.json)")
-    meta = json.loads((folder / "run.json").read_text(encoding="utf-8")) if (folder / "run.json").is_file() else {}
-    key = load_items(folder / "key.json")
-    reports = {}
-    for path in sorted(folder.glob("predictions_*.jsonl"),
-                       key=lambda p: group_order(p.stem.removeprefix("predictions_"))):
-        group = path.stem.removeprefix("predictions_")
-        preds = load_predictions(path)
-        reports[group] = score(key, preds, circular=group == group_name("circular"))
-    return Run(folder, meta.get("name") or folder.name, reports)
+    res = read_result_folder(folder, circular=lambda group: group == group_name("circular"))
+    reports = dict(sorted(res.reports.items(), key=lambda kv: group_order(kv[0])))
+    return Run(res.folder, res.meta.get("name") or res.folder.name, reports)
 
 
 def gain(a: ScoreReport, b: ScoreReport, name: str, minus: str, reps: int = 2000) -> Gain:

@@ -6,6 +6,10 @@ import argparse
 import re
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..item import Item
 
 EXIT_LEAK = 3
 """Exit status when ``--fail-above`` is exceeded (1 = bad input, 2 = usage)."""
@@ -22,6 +26,40 @@ def leak_fraction(text: str) -> float:
     return value
 
 
+def add_panel_arguments(p: argparse.ArgumentParser, *, adversaries_help: str = "") -> None:
+    """The arguments of anything that runs the adversary panel (``audit``, ``baselines measure``)."""
+    p.add_argument("files", nargs="+", metavar="FILE", help="MCQ file(s) in the release format (.json / .jsonl)")
+    p.add_argument("--split", help="split name for ids (default: from the file name)")
+    p.add_argument("--fit-on", action="append", metavar="FILE",
+                   help="fit trainable adversaries on this file (repeatable, e.g. the train split) instead of "
+                        "grouped CV by slide")
+    p.add_argument("--adversaries", default="offline", metavar="LIST",
+                   help="comma-separated adversary or group names (groups: heuristics, learned, embedding, fast, "
+                        "offline; default offline). 'scale-vqa audit --list' shows all" + adversaries_help)
+    p.add_argument("--folds", type=int, default=5, help="grouped CV folds (default 5)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--jobs", type=int, default=1,
+                   help="worker processes for the offline adversaries (default 1: on 2 cores one process, whose "
+                        "gradient boosting already uses both cores, is faster; more help on many-core machines)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def load_panel_inputs(args: argparse.Namespace) -> tuple[list[Item], list[Item] | None]:
+    """The items to answer and the items to fit on (``--fit-on``), warning when they overlap. Raises
+    :class:`~scale_vqa.problems.InputError`."""
+    from ..release import load_items
+
+    items = load_items(args.files, split=args.split)
+    fit_items = load_items(args.fit_on) if args.fit_on else None
+    if fit_items is not None:
+        shared = {it.id for it in items} & {it.id for it in fit_items}
+        content = {(it.question, it.options) for it in items} & {(it.question, it.options) for it in fit_items}
+        if shared or content:
+            print(f"warning: the --fit-on file shares {len(shared)} id(s) and {len(content)} question(s) with the "
+                  "audited file: adversaries fitted on it have seen those items", file=sys.stderr)
+    return items, fit_items
+
+
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "audit", help="find text-only shortcuts in MCQs (no images) and gate new MCQs",
@@ -30,13 +68,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                     "and leakage κ; generator-artifact checks; a shuffled-options check; per-item leak flags with a "
                     "threshold calibrated to a ≤5 %% false-flag rate; optionally the unflagged hard subset. "
                     "Needs the 'audit' extra.")
-    p.add_argument("files", nargs="+", metavar="FILE", help="MCQ file(s) in the release format (.json / .jsonl)")
-    p.add_argument("--split", help="split name for ids (default: from the file name)")
-    p.add_argument("--fit-on", action="append", metavar="FILE",
-                   help="fit trainable adversaries on this file (repeatable) instead of grouped CV by slide")
-    p.add_argument("--adversaries", default="offline", metavar="LIST",
-                   help="comma-separated adversary or group names (groups: heuristics, learned, embedding, fast, "
-                        "offline; default offline). 'scale-vqa audit --list' shows all")
+    add_panel_arguments(p)
     p.add_argument("--list", action="store_true", help="list the adversaries and exit")
     llm = p.add_argument_group("LLM adversaries (text-only prompts; 'api' extra)")
     llm.add_argument("--llm", action="append", default=[], metavar="BACKEND:MODEL",
@@ -53,8 +85,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     llm.add_argument("--timeout", type=float, default=120.0, help="seconds per request")
     llm.add_argument("--cache", metavar="FILE", help="reply cache (default OUT/llm_cache.sqlite)")
     p.add_argument("--out", metavar="DIR", help="report folder (default audit-<file stem>)")
-    p.add_argument("--folds", type=int, default=5, help="grouped CV folds (default 5)")
-    p.add_argument("--seed", type=int, default=0)
     p.add_argument("--permutations", type=int, default=2000, help="null draws for flag calibration")
     p.add_argument("--target", type=leak_fraction, default=0.05, help="max false-flag rate (default 0.05)")
     p.add_argument("--no-shuffle-check", action="store_true", help="skip the shuffled-options re-run")
@@ -62,10 +92,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                                           "FILE's .construction.json beside it")
     p.add_argument("--fail-above", type=leak_fraction, metavar="X",
                    help=f"exit {EXIT_LEAK} when the share of flagged items exceeds X (e.g. 0.1 or 10%%)")
-    p.add_argument("--jobs", type=int, default=1,
-                   help="worker processes for the offline adversaries (default 1: on 2 cores one process, whose "
-                        "gradient boosting already uses both cores, is faster; more help on many-core machines)")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(run=run)
 
 
@@ -94,25 +120,16 @@ def run(args: argparse.Namespace) -> int:
     from builders.audit_report import console_table, write_reports, write_subset
 
     from ..problems import InputError
-    from ..release import load_items
-
     try:
         specs = resolve(args.adversaries.split(","))
     except UnknownAdversary as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     try:
-        items = load_items(args.files, split=args.split)
-        fit_items = load_items(args.fit_on) if args.fit_on else None
+        items, fit_items = load_panel_inputs(args)
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    if fit_items is not None:
-        shared = {it.id for it in items} & {it.id for it in fit_items}
-        content = {(it.question, it.options) for it in items} & {(it.question, it.options) for it in fit_items}
-        if shared or content:
-            print(f"warning: the --fit-on file shares {len(shared)} id(s) and {len(content)} question(s) with the "
-                  "audited file: adversaries fitted on it have seen those items", file=sys.stderr)
     out = Path(args.out or f"audit-{Path(args.files[0]).stem}")
     extra = []
     try:

@@ -11,6 +11,8 @@ from typing import Any
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
+    from .audit import add_panel_arguments
+
     p = sub.add_parser("baselines", help="the baseline table: seed models, text-only and chance rows, published "
                                          "numbers",
                        description="Reproduce the seed paper's rows (one config per model), measure the rows that "
@@ -62,18 +64,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                     "fitting trainable ones out of sample (grouped CV by slide, or --fit-on). "
                                     "Writes a result folder for `scale-vqa baselines table`. Needs the 'audit' "
                                     "extra.")
-    m.add_argument("files", nargs="+", metavar="FILE", help="MCQ file(s) in the release format")
-    m.add_argument("--split", help="split name for ids (default: from the file name)")
+    add_panel_arguments(m, adversaries_help="; random and the majority letter are always included")
     m.add_argument("--out", required=True, metavar="DIR", help="result folder to write (replaced atomically)")
-    m.add_argument("--fit-on", action="append", metavar="FILE",
-                   help="fit trainable baselines on this file (e.g. the train split) instead of grouped CV")
-    m.add_argument("--adversaries", default="offline", metavar="LIST",
-                   help="text-only adversaries or groups (default offline: every one installed; see "
-                        "`scale-vqa audit --list`); random and the majority letter are always included")
-    m.add_argument("--folds", type=int, default=5)
-    m.add_argument("--seed", type=int, default=0)
-    m.add_argument("--jobs", type=int, default=1, help="worker processes for the adversaries (default 1)")
-    m.add_argument("--quiet", action="store_true", help="no progress bars")
     m.set_defaults(run=run_measure)
 
     t = cmds.add_parser("table", help="published vs measured rows, per dimension with 95 %% CIs",
@@ -222,10 +214,10 @@ def run_measure(args: argparse.Namespace) -> int:
         return 1
     from baselines.registry import UnknownAdversary, resolve
     from baselines.table import write_measured
-    from builders.audit import AuditError, run_audit
+    from builders.audit import AuditError, run_panel
 
     from ..problems import InputError
-    from ..release import load_items
+    from .audit import load_panel_inputs
 
     try:
         specs = resolve(["random", "position_prior", *args.adversaries.split(",")])
@@ -233,19 +225,17 @@ def run_measure(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     try:
-        items = load_items(args.files, split=args.split)
-        fit_items = load_items(args.fit_on) if args.fit_on else None
-        audit = run_audit(items, specs, source=", ".join(args.files), fit_items=fit_items,
-                          fit_name=", ".join(args.fit_on) if args.fit_on else None, folds=args.folds,
-                          seed=args.seed, permutations=200, shuffle_check=False, progress=not args.quiet,
-                          jobs=max(1, args.jobs))
+        items, fit_items = load_panel_inputs(args)
+        results, _ = run_panel(items, specs, source=", ".join(args.files), fit_items=fit_items,
+                               fit_name=", ".join(args.fit_on) if args.fit_on else None, folds=args.folds,
+                               seed=args.seed, shuffle_check=False, progress=not args.quiet, jobs=max(1, args.jobs))
     except (InputError, AuditError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     split = items[0].split if items else (args.split or "")
     meta = {"name": "baselines measure", "kind": "text-only", "split": split, "source": ", ".join(args.files),
             "fit_on": args.fit_on, "folds": args.folds, "seed": args.seed}
-    out = write_measured(args.out, items, audit.adversaries, meta)
+    out = write_measured(args.out, items, results, meta)
     from baselines.table import folder_rows, render
 
     print(render(folder_rows(out, with_chance=True)))
