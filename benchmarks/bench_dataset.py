@@ -5,7 +5,7 @@
 Needs the ``test`` extra (data + wsi + scikit-image + imagecodecs).
 
 1. Build: N items × 3 unique JPEG images (512 px, H&E-like texture) → parquet with the bytes embedded. Ours
-   (``builders.export.build_dataset``: streamed row groups, every image checked) against two naive
+   (``builders.dataset.export.build_dataset``: streamed row groups, every image checked) against two naive
    ``datasets`` recipes that produce the same embedded parquet: (a) read every image into a list, then
    ``Dataset.from_list(rows).to_parquet()``; (b) ``Dataset.from_list`` of paths, then
    ``map(embed_table_storage)`` and ``to_parquet()`` (plain ``to_parquet`` would store paths, not images). Each
@@ -37,12 +37,12 @@ import json, resource, sys, time
 sys.path.insert(0, {repo!r})
 mode, release, out, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 import datasets, pyarrow, PIL.Image  # imports are not timed
-from builders.features import features
+from builders.dataset.features import features
 datasets.disable_progress_bars()
 base_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 t0 = time.perf_counter()
 if mode == "ours":
-    from builders.export import build_dataset
+    from builders.dataset.export import build_dataset
     build_dataset(release, out, progress=False)
 else:
     from scale_vqa.release import load_items
@@ -75,10 +75,10 @@ def make_release(root: Path, n: int, seed: int = 0) -> int:
     import numpy as np
     from PIL import Image
 
-    from builders.synthetic_slide import he_texture
     from scale_vqa.dimensions import DIMENSIONS
     from scale_vqa.item import ImageRefs, Item
     from scale_vqa.release import write_release
+    from tests.helpers.synthetic_slide import he_texture
 
     tex = he_texture()
     rng = np.random.default_rng(seed)
@@ -160,8 +160,8 @@ def cpu_probe() -> float:
 
 
 def bench_extract(n_regions: int, repeat: int) -> None:
-    from builders.extract import ExtractConfig, extract
-    from builders.synthetic_slide import write_slide
+    from builders.wsi.extract import ExtractConfig, extract
+    from tests.helpers.synthetic_slide import write_slide
 
     print("\n== extraction: four 49152 × 36864 synthetic 40× slides (levels 1/4/16/64), 512 px triplets")
     with tempfile.TemporaryDirectory() as tmp:
@@ -197,7 +197,7 @@ def bench_reads(slide_path: Path, centres: list[list[int]], repeat: int) -> None
     The extractor's own region centres sit on a coarse grid that is usually aligned already, so this moves each
     centre by an odd offset to show what snapping buys for arbitrary coordinates.
     """
-    from builders.wsi import open_slide, read_view, window_size
+    from builders.wsi.slide import open_slide, read_view, window_size
 
     slide = open_slide(slide_path)
     best: dict[bool, float] = {}

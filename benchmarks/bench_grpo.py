@@ -58,7 +58,7 @@ def build_model(out: Path, arch: str, device: str) -> Path:
     from transformers import Qwen2_5_VLConfig, Qwen2_5_VLForConditionalGeneration
 
     from evaluator.tiny_model import build_tiny_vlm
-    from scale_vqa.vlm_compat import load_processor
+    from evaluator.vlm_compat import load_processor
 
     if (out / "config.json").is_file():
         return out
@@ -88,8 +88,8 @@ def build_data(root: Path, side: int, n_per_dimension: int) -> Path:
     import numpy as np
     from PIL import Image
 
-    from builders.export import build_dataset
-    from tiny_vlm import write_release
+    from builders.dataset.export import build_dataset
+    from tests.helpers.tiny_vlm import write_release
 
     out = root / "built"
     if (out / "README.md").is_file():

@@ -81,7 +81,7 @@ serve({key!r}, {db!r}, port={port}, auth_dependency=lambda r: r.headers.get("x-t
 
 
 def bench_load(key: list, clients: int, retries: bool) -> None:
-    from tiny_llm import free_port
+    from tests.helpers.tiny_llm import free_port
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)

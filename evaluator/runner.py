@@ -137,7 +137,7 @@ def build_model(backend: str, args: dict[str, Any], *, batch_size: int | str | N
     from . import openai_chat  # noqa: F401  (registers scale-vqa-openai)
 
     if backend == "hf":
-        from scale_vqa.vlm_compat import ensure_qwen_processor
+        from evaluator.vlm_compat import ensure_qwen_processor
 
         ensure_qwen_processor()
     extra = {"batch_size": batch_size, "device": device} if backend != "openai" else {}
@@ -187,7 +187,7 @@ def run_eval(backend: str, model_args: str | dict[str, Any] | None, *, source: s
 
     lm.generate_until = timed
     gen_kwargs = {"max_gen_toks": max_gen_toks} if max_gen_toks else None
-    # greedy; API clients (this runner's openai backend, or an `lm` such as baselines.lm_eval_chat's) need no torch
+    # greedy; API clients (this runner's openai backend, or an `lm` such as baselines.api.lm_eval_chat's) need no torch
     seeds = {"torch_random_seed": None} if backend not in ("hf", "vllm") else {}
     results = lm_eval.simple_evaluate(model=lm, tasks=task_names, task_manager=manager, apply_chat_template=True,
                                       log_samples=True, limit=limit, gen_kwargs=gen_kwargs, **seeds)

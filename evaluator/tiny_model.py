@@ -5,7 +5,7 @@ tokens and a Qwen2-VL-style chat template, ``Qwen2VLImageProcessorPil(min_pixels
 image becomes 4 ``<|image_pad|>`` tokens), and a 2-layer text model with a 2-block vision tower. A reply is
 planted in its embeddings so greedy decoding answers :data:`REPLY` to any prompt (``plant=False``: a plainly
 random model). It cannot see; it only exercises the plumbing. Without torchvision the processor is the
-image-only one of :mod:`scale_vqa.vlm_compat`. Nothing is downloaded. Imports torch/transformers when called.
+image-only one of :mod:`evaluator.vlm_compat`. Nothing is downloaded. Imports torch/transformers when called.
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ def build_tiny_vlm(out: Path, *, plant: bool = True) -> Path:
         Qwen2VLImageProcessorPil,
     )
 
-    from scale_vqa.vlm_compat import image_only_processor, load_processor, torchvision_works
+    from evaluator.vlm_compat import image_only_processor, load_processor, torchvision_works
 
     out.mkdir(parents=True, exist_ok=True)
     bpe = qwen_bpe(_CORPUS, SPECIAL, TAGS, vocab_size=460)

@@ -6,6 +6,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Literal
 
+from .errors import BadInputError
+
 Severity = Literal["error", "warning"]
 
 
@@ -80,8 +82,8 @@ class ValidationReport:
         return "\n".join(lines)
 
 
-class InputError(Exception):
-    """Raised when an input file has errors; `report` lists every one of them."""
+class InputError(BadInputError):
+    """Raised when an input file has errors; `report` lists every one of them (exit 1)."""
 
     def __init__(self, report: ValidationReport, what: str = "input") -> None:
         self.report = report

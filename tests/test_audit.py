@@ -11,15 +11,15 @@ import pytest
 
 pytest.importorskip("sklearn")
 
-from audit_data import edited_items, random_items
-from baselines.registry import resolve
-from builders.artifacts import artifact_checks, edit_profile
-from builders.audit import AuditError, grouped_folds, run_audit, shuffle_options, slide_groups
-from builders.audit_report import write_reports
-from builders.flags import calibrate, choice_counts
-from builders.leakstats import leak_stat
+from baselines.text_only.registry import resolve
+from builders.audit.artifacts import artifact_checks, edit_profile
+from builders.audit.engine import AuditError, grouped_folds, run_audit, shuffle_options, slide_groups
+from builders.audit.flags import calibrate, choice_counts
+from builders.audit.report import write_reports
 from scale_vqa.cli import main
+from scale_vqa.leakstats import leak_stat
 from scale_vqa.release import load_items, write_release
+from tests.helpers.audit_data import edited_items, random_items
 
 FAST = ["fast"]
 PANEL = ["heuristics", "learned"]
@@ -292,7 +292,7 @@ def test_worker_processes_give_identical_results():
 
 
 def test_html_keeps_code_spans_literal():
-    from builders.audit_report import html_page
+    from builders.audit.report import html_page
 
     page = html_page("# T\n\n`*` = above chance; *shuffled* <b>x</b>\n\n| a | b |\n|---|---|\n| `x*y` | 2 |\n", None)
     assert "<code>*</code> = above chance; <em>shuffled</em> &lt;b&gt;x&lt;/b&gt;" in page

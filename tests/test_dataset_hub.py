@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import scale_vqa
-from builders.export import build_dataset
+from builders.dataset.export import build_dataset
 from scale_vqa.cli import main
 from scale_vqa.demo import make_demo_release
 

@@ -20,7 +20,7 @@ from scale_vqa.cli import main
 from scale_vqa.predictions import Prediction
 from scale_vqa.release import load_items
 from scale_vqa.scoring import score
-from tiny_vlm import IMAGE_SIZES, REPLY, build_tiny_vlm, write_release
+from tests.helpers.tiny_vlm import IMAGE_SIZES, REPLY, build_tiny_vlm, write_release
 
 PATCH_GRID = {scale: [1, h // 14, w // 14] for scale, (w, h) in IMAGE_SIZES.items()}
 """image_grid_thw of each scale's synthetic image (t, h, w in patches)."""
@@ -242,7 +242,7 @@ def test_hf_multimodal_run_sends_three_images_in_order_and_scores_like_the_core(
 
 @pytest.mark.slow
 def test_stock_lm_eval_cli_runs_the_task_folder(tiny_vlm, release, tmp_path) -> None:
-    code = ("import sys; from scale_vqa.vlm_compat import ensure_qwen_processor; ensure_qwen_processor(); "
+    code = ("import sys; from evaluator.vlm_compat import ensure_qwen_processor; ensure_qwen_processor(); "
             "from lm_eval.__main__ import cli_evaluate; sys.argv[0] = 'lm_eval'; cli_evaluate()")
     cmd = [sys.executable, "-c", code, "run", "--model", "hf-multimodal", "--model_args",
            f"pretrained={tiny_vlm},max_images=3", "--include_path", str(taskgen.TASK_DIR), "--tasks", "scale_vqa",
@@ -262,7 +262,7 @@ def test_openai_class_against_transformers_serve_interleaves_three_images(tiny_v
                                                                          monkeypatch) -> None:
     pytest.importorskip("fastapi")
     from evaluator.openai_chat import InterleavedChatCompletion
-    from tiny_llm import serve, served_model
+    from tests.helpers.tiny_llm import serve, served_model
 
     payloads: list[dict] = []
     inner = InterleavedChatCompletion._create_payload
@@ -273,7 +273,7 @@ def test_openai_class_against_transformers_serve_interleaves_three_images(tiny_v
         return payload
 
     monkeypatch.setattr(InterleavedChatCompletion, "_create_payload", spy)
-    from scale_vqa.vlm_compat import SERVE_PRELUDE
+    from evaluator.vlm_compat import SERVE_PRELUDE
 
     with serve(tiny_vlm, prelude=SERVE_PRELUDE) as base_url:
         result = run_eval("openai", {"model": served_model(tiny_vlm), "base_url": f"{base_url}/chat/completions",

@@ -15,10 +15,10 @@ pytest.importorskip("gradio_client")
 
 from gradio_client import Client, handle_file
 
-from conftest import make_key
 from leaderboard_app.app import serve
 from scale_vqa.release import write_release
-from tiny_llm import free_port
+from tests.helpers.items import make_key
+from tests.helpers.tiny_llm import free_port
 
 pytestmark = pytest.mark.slow
 KEY = make_key(4)
@@ -82,7 +82,7 @@ def test_blind_run_fills_the_blind_column_and_published_rows_are_marked(app, tmp
     row = next(r for r in table["data"] if r[1] == "Model-C")
     assert row[11] != "–", message
     published = [r for r in table["data"] if r[2] == "published"]  # the seed paper's rows, unranked, with CIs
-    from baselines.reference import published_rows
+    from baselines.tables.reference import published_rows
 
     assert [r[1] for r in published] == [p.model for p in published_rows()]
     assert all(r[0] == "" and "[" in r[3] for r in published)

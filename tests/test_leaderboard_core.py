@@ -17,11 +17,11 @@ import time
 
 import pytest
 
-from conftest import REPO, make_key
 from leaderboard_app.rules import Policy
 from leaderboard_app.service import submit
 from leaderboard_app.store import SQLiteStore
 from leaderboard_app.submission import SubmissionError, check_meta, parse_submission
+from tests.helpers.items import REPO, make_key
 
 KEY = make_key(4)  # 20 items, 4 options each
 LINK = "https://huggingface.co/org/model"
@@ -202,7 +202,7 @@ def test_database_survives_a_writer_killed_mid_write(tmp_path):
     script = textwrap.dedent(f"""
         import sys, json
         sys.path[:0] = [{str(REPO)!r}, {str(REPO / 'tests')!r}]
-        from conftest import make_key
+        from tests.helpers.items import make_key
         from leaderboard_app.store import SQLiteStore
         from leaderboard_app.rules import Decision
         store = SQLiteStore({str(db)!r})

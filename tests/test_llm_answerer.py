@@ -25,8 +25,8 @@ pytest.importorskip("torch", reason="the tiny served model needs torch")
 pytest.importorskip("transformers", reason="`transformers serve` needs transformers[serving]")
 
 from baselines.answerer import AnswererError
-from baselines.cache import ResponseCache
-from baselines.llm import (
+from baselines.api.cache import ResponseCache
+from baselines.api.clients import (
     DASHSCOPE_COMPATIBLE_URL,
     DashScopeChat,
     GeminiChat,
@@ -35,13 +35,13 @@ from baselines.llm import (
     OpenAIChat,
     make_backend,
 )
-from conftest import REPO, make_item, make_key
 from scale_vqa.cli import main
 from scale_vqa.dimensions import Dimension
 from scale_vqa.item import Item
 from scale_vqa.parse import parse_answer
 from scale_vqa.release import write_release
-from tiny_llm import REPLY, build_tiny_chat_model, free_port, serve, served_model
+from tests.helpers.items import REPO, make_item, make_key
+from tests.helpers.tiny_llm import REPLY, build_tiny_chat_model, free_port, serve, served_model
 
 pytestmark = pytest.mark.slow
 
@@ -123,9 +123,9 @@ def test_second_run_is_served_from_the_cache(server: Server, tmp_path: Path) -> 
 RESUMABLE_RUN = """
 import sys
 sys.path[:0] = [{repo!r}, {tests!r}]
-from baselines.cache import ResponseCache
-from baselines.llm import Generation, LLMAnswerer, OpenAIChat
-from conftest import make_key
+from baselines.api.cache import ResponseCache
+from baselines.api.clients import Generation, LLMAnswerer, OpenAIChat
+from tests.helpers.items import make_key
 a = LLMAnswerer(OpenAIChat({model!r}, base_url={url!r}), gen=Generation(max_tokens=16),
                 cache=ResponseCache({cache!r}), concurrency=1, rpm=60, progress=False)
 a.answer(make_key(3)[:12])

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO
+from tests.helpers.items import REPO
 
 PACKAGES = ("scale_vqa", "builders", "evaluator", "baselines", "leaderboard_app", "training_reference")
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import make_item
 from scale_vqa.dimensions import Dimension, Scale
 from scale_vqa.item import ImageRefs
 from scale_vqa.prompt import (
@@ -21,6 +20,7 @@ from scale_vqa.prompt import (
     split_rotation_id,
 )
 from scale_vqa.release import IMAGE_PLACEHOLDER, load_items
+from tests.helpers.items import make_item
 
 
 def test_standard_prompt_labels_images_in_order() -> None:

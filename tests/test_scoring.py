@@ -7,13 +7,13 @@ import random
 
 import pytest
 
-from conftest import make_item, make_key
 from scale_vqa.cli import main
 from scale_vqa.dimensions import DIMENSIONS, Dimension
 from scale_vqa.predictions import Prediction, write_predictions
 from scale_vqa.prompt import circular_items, rotation_id
 from scale_vqa.release import write_release
 from scale_vqa.scoring import compare, judge, score
+from tests.helpers.items import make_item, make_key
 
 SEED_ROW = {  # ScaleReasoner-R1 on the 1005-item test split: correct of 201 per dimension -> printed value
     Dimension.CORRESPONDENCE: (162, "80.60"),

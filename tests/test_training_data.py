@@ -11,10 +11,10 @@ import pytest
 from datasets import load_dataset
 from PIL import Image
 
-from builders.export import build_dataset
+from builders.dataset.export import build_dataset
 from scale_vqa.prompt import SEED_SYSTEM_PROMPT, build_prompt
-from tiny_vlm import IMAGE_SIZES, write_release
-from training_fixtures import tiny_assets
+from tests.helpers.tiny_vlm import IMAGE_SIZES, write_release
+from tests.helpers.training_fixtures import tiny_assets
 from training_reference.data import DataError, PromptLength, prepare
 
 
@@ -25,7 +25,7 @@ def assets(tmp_path_factory: pytest.TempPathFactory) -> dict:
 
 @pytest.fixture(scope="module")
 def processor(assets: dict):
-    from scale_vqa.vlm_compat import load_processor
+    from evaluator.vlm_compat import load_processor
 
     return load_processor(str(assets["model"]))
 

@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from training_fixtures import distinct_chars_reward, tiny_assets, tiny_config
+from tests.helpers.training_fixtures import distinct_chars_reward, tiny_assets, tiny_config
 
 pytestmark = pytest.mark.slow
 
@@ -114,7 +114,7 @@ def test_resume_continues_from_the_checkpoint(grpo_run: dict, assets: dict) -> N
 def test_merged_export_loads_for_the_evaluator(grpo_run: dict) -> None:
     from transformers import AutoModelForImageTextToText
 
-    from scale_vqa.vlm_compat import load_processor
+    from evaluator.vlm_compat import load_processor
 
     merged = grpo_run["result"].merged_dir
     assert merged == grpo_run["out"] / "merged"
@@ -149,7 +149,7 @@ def test_rewards_follow_the_gold_letter_of_each_prompt(assets: dict, tmp_path: P
 
 
 def test_right_padded_processor_is_refused(assets: dict, tmp_path: Path) -> None:
-    from scale_vqa.vlm_compat import load_processor
+    from evaluator.vlm_compat import load_processor
     from training_reference import grpo
     from training_reference.common import PaddingError
 

@@ -12,14 +12,14 @@ import pytest
 import tifffile
 from PIL import Image
 
-from builders.export import build_dataset
-from builders.extract import MANIFEST, REPORT, ExtractConfig, extract
-from builders.synthetic_slide import write_slide
-from builders.tissue import choose_regions, otsu_threshold, tissue_mask
-from builders.wsi import SlideError, base_magnification, flatten, open_slide, plan_read, read_view, window_size
+from builders.dataset.export import build_dataset
+from builders.wsi.extract import MANIFEST, REPORT, ExtractConfig, extract
+from builders.wsi.slide import SlideError, base_magnification, flatten, open_slide, plan_read, read_view, window_size
+from builders.wsi.tissue import choose_regions, otsu_threshold, tissue_mask
 from scale_vqa.cli import main
 from scale_vqa.dimensions import DIMENSIONS
 from scale_vqa.release import read_release
+from tests.helpers.synthetic_slide import write_slide
 
 SIZE = 64  # output px; at 20× base the windows are 1280 / 320 / 64 level-0 px
 

@@ -36,7 +36,7 @@ class TrainResult:
 
 def load_processor(model: ModelConfig, source: str = "config") -> Any:
     """The checkpoint's processor (image-only without torchvision), padding on `model.padding_side`."""
-    from scale_vqa.vlm_compat import load_processor as load
+    from evaluator.vlm_compat import load_processor as load
 
     if not model.path:
         raise ConfigError(f"{source}: model.path: required")

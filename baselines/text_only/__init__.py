@@ -1,0 +1,1 @@
+"""baselines/text_only"""

