@@ -27,6 +27,7 @@ from scale_vqa.predictions import Prediction
 from scale_vqa.prompt import split_rotation_id
 from scale_vqa.release import write_release
 from scale_vqa.report import seed_table
+from scale_vqa.samples import sample_output
 from scale_vqa.scoring import ScoreReport, score
 
 from .docs import IMAGE_REF
@@ -245,7 +246,7 @@ def write_run(results: dict[str, Any], meta: dict[str, Any], out: Path) -> RunRe
                 row = {k: v for k, v in row.items() if k != "arguments"}  # drop the PIL images
                 lines.append(json.dumps(row, default=handle_non_serializable, ensure_ascii=False))
                 doc = row["doc"]
-                output = row["resps"][0][0] if row["resps"] and row["resps"][0] else ""
+                output = sample_output(row) or ""
                 source = source_by_key(doc["source"])
                 base = split_rotation_id(doc["id"])[0]
                 key_items[base] = source.by_id[base]

@@ -20,10 +20,10 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from scale_vqa.item import Item
 from scale_vqa.predictions import Prediction, parse_predictions
+from scale_vqa.samples import is_sample, read_samples
 
 MAX_BYTES = 8 * 2**20
 """Default upload limit (a 1005-item predictions file with raw outputs is ~2 MB)."""
@@ -95,47 +95,10 @@ def _refuse_aggregates(text: str) -> None:
                               "--log_samples, or a predictions JSONL ({\"id\": …, \"prediction\": \"B\"})")
 
 
-def _is_sample(obj: Any) -> bool:
-    return isinstance(obj, dict) and "doc" in obj and ("resps" in obj or "filtered_resps" in obj)
-
-
-def _first_text(value: Any) -> str | None:
-    """The generated text in lm-eval's nested ``resps`` / ``filtered_resps`` lists."""
-    while isinstance(value, list) and value:
-        value = value[0]
-    return value if isinstance(value, str) else None
-
-
 def _samples(text: str) -> tuple[dict[str, Prediction], list[str]]:
-    preds: dict[str, Prediction] = {}
-    first: dict[str, int] = {}
-    problems: list[str] = []
-    for n, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except ValueError as exc:
-            problems.append(f"line {n}: not valid JSON ({exc.msg})")
-            continue
-        if not _is_sample(obj):
-            problems.append(f"line {n}: not an lm-eval sample (needs \"doc\" and \"resps\" or \"filtered_resps\")")
-            continue
-        doc = obj["doc"]
-        item_id = doc.get("id") if isinstance(doc, dict) else None
-        if not isinstance(item_id, str) or not item_id:
-            problems.append(f"line {n}: doc.id missing (run the Scale-VQA task, whose docs carry item ids)")
-            continue
-        output = _first_text(obj.get("filtered_resps")) or _first_text(obj.get("resps"))
-        if output is None:
-            problems.append(f"line {n}: no generated text in resps / filtered_resps")
-            continue
-        if item_id in first:
-            problems.append(f"line {n}: duplicate id {item_id!r} (first on line {first[item_id]})")
-            continue
-        first[item_id] = n
-        preds[item_id] = Prediction(output=output)
-    return preds, problems
+    """An lm-eval samples log, read by the core reader (the one the evaluator's run folder uses)."""
+    samples, problems = read_samples(text)
+    return {s.id: Prediction(output=s.output) for s in samples}, problems
 
 
 def _predictions(text: str) -> tuple[dict[str, Prediction], list[str]]:
@@ -151,7 +114,7 @@ def parse_submission(data: bytes, key: Sequence[Item], *, max_bytes: int = MAX_B
     _refuse_aggregates(text)
     first_line = next((line for line in text.splitlines() if line.strip()), "")
     try:
-        kind = "lm-eval-samples" if _is_sample(json.loads(first_line)) else "predictions"
+        kind = "lm-eval-samples" if is_sample(json.loads(first_line)) else "predictions"
     except ValueError:
         kind = "predictions"
     preds, problems = _samples(text) if kind == "lm-eval-samples" else _predictions(text)

@@ -10,14 +10,12 @@ closing tag, lenient answers, unparseable answers, missing items).
 from __future__ import annotations
 
 import random
-import shutil
 import struct
-import tempfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
-from .atomic import replace_dir
+from .atomic import atomic_dir
 from .dimensions import DIMENSIONS, SCALES, Dimension, Scale
 from .item import ImageRefs, Item
 from .predictions import Prediction, write_predictions
@@ -181,19 +179,13 @@ def write_demo(out: Path, *, seed: int = 0) -> dict[str, Path]:
     out = Path(out)
     if out.exists() and not (out / MARKER).exists():
         raise FileExistsError(f"{out} exists and is not a Scale-VQA demo folder; choose another --out")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    with atomic_dir(out) as tmp:
         items = make_demo_release(tmp / "release", seed=seed)
         preds = tmp / "predictions"
         write_predictions(simulate_outputs(items, VISION_SKILL, seed=seed + 1, missing=1),
                           preds / "simulated_vlm.jsonl")
         write_predictions(simulate_outputs(items, BLIND_SKILL, seed=seed + 2), preds / "simulated_blind.jsonl")
         (tmp / MARKER).write_text("made by `scale-vqa demo`\n")
-        replace_dir(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return {
         "release": out / "release" / "val.json",
         "images": out / "release" / "images",

@@ -24,7 +24,7 @@ Method = Literal["tag", "lenient", "none"]
 
 _OPEN = re.compile(r"<\s*answer\s*>", re.IGNORECASE)
 _CLOSE = re.compile(r"<\s*/\s*answer\s*>", re.IGNORECASE)
-_THINK_BLOCK = re.compile(r"<think>.*?</think>", re.DOTALL | re.IGNORECASE)
+_THINK_BLOCK = re.compile(r"<think>(.*?)</think>", re.DOTALL | re.IGNORECASE)
 _THINK_END = re.compile(r"</think\s*>", re.IGNORECASE)
 # Content of an answer tag: optional bracket, one letter, optional bracket/punctuation, then either nothing or
 # a separator and more text ("B. Benign", "C) text"); never a letter that starts a word ("Benign").
@@ -104,6 +104,17 @@ def _lenient_letter(text: str, letters: str) -> str | None:
             if letter in letters and (best is None or match.start(1) >= best[0]):
                 best = (match.start(1), letter)
     return best[1] if best else None
+
+
+def think_blocks(text: str) -> list[str]:
+    """The contents of every ``<think>…</think>`` block, in order (the one ``<think>`` parser of Scale-VQA)."""
+    return _THINK_BLOCK.findall(text)
+
+
+def reasoning_text(text: str) -> str:
+    """The reasoning of a reply: its ``<think>`` blocks joined by newlines, or the whole text when it has none."""
+    blocks = think_blocks(text)
+    return "\n".join(blocks) if blocks else text
 
 
 def check_format(text: str, letters: str = LETTERS, *, require_closing: bool = False) -> bool:

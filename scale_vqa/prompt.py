@@ -15,12 +15,12 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import Any
 
 from .dimensions import SCALES, Scale
 from .item import ImageRefs, Item
 from .release import IMAGE_PLACEHOLDER
+from .variants import Variant
 
 SEED_SYSTEM_PROMPT = (
     "You are a pathology expert. Read the question and options about the image carefully. "
@@ -62,25 +62,6 @@ def interleave_images(text: str, images: Sequence[Any], make_text: Callable[[str
         if i < len(images):
             out.append(images[i])
     return out
-
-
-class Variant(StrEnum):
-    STANDARD = "standard"
-    BLIND = "blind"
-    SINGLE_LOW = "single_low"
-    SINGLE_MID = "single_mid"
-    SINGLE_HIGH = "single_high"
-    SHUFFLED = "shuffled"
-    CIRCULAR = "circular"
-
-    @property
-    def scales(self) -> tuple[Scale, ...]:
-        """Scales whose images the variant shows."""
-        if self is Variant.BLIND:
-            return ()
-        if self.value.startswith("single_"):
-            return (Scale.parse(self.value.removeprefix("single_")),)
-        return SCALES
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from .dimensions import DIMENSIONS
+from .markdown import markdown_table
 from .scoring import ScoreReport, compare
 
 
@@ -16,12 +17,9 @@ def pct(x: float | None, digits: int = 2) -> str:
 def seed_table(rows: Sequence[tuple[str, ScoreReport]]) -> str:
     """Markdown table: Model | Corresp. | Confirm. | Localiz. | Explan. | Diagno. | **AVG** (percent, 2 dp)."""
     header = ["Model", *(d.short for d in DIMENSIONS), "**AVG**"]
-    lines = ["| " + " | ".join(header) + " |",
-             "|-------|" + "|".join(":" + "-" * len(h) + ":" for h in header[1:]) + "|"]
-    for name, rep in rows:
-        cells = [pct(rep.per_dimension[d].accuracy.value) if d in rep.per_dimension else "—" for d in DIMENSIONS]
-        lines.append("| " + " | ".join([name, *cells, pct(rep.macro)]) + " |")
-    return "\n".join(lines)
+    body = [[name, *(pct(rep.per_dimension[d].accuracy.value) if d in rep.per_dimension else "—" for d in DIMENSIONS),
+             pct(rep.macro)] for name, rep in rows]
+    return markdown_table(header, body, "l" + "c" * (len(header) - 1))
 
 
 def details(name: str, rep: ScoreReport) -> str:

@@ -38,13 +38,12 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from scale_vqa.parse import check_format, parse_answer, seed_answer_letter
+from scale_vqa.parse import check_format, parse_answer, reasoning_text, seed_answer_letter
 
 RewardMode = Literal["seed", "scale_vqa"]
 RewardFunc = Callable[..., list[float | None]]
 SEED_LETTERS = string.ascii_uppercase
 """Letters the seed's format reward accepts (A–Z; lower case is upper-cased first)."""
-_THINK = re.compile(r"<think>(.*?)</think>", re.DOTALL | re.IGNORECASE)
 
 
 def completion_text(completion: Any) -> str:
@@ -125,12 +124,6 @@ def entity_f1(reasoning: str, rationale: str, pattern: re.Pattern[str]) -> float
         return 0.0
     precision, recall = hit / len(pred), hit / len(gold)
     return 2 * precision * recall / (precision + recall)
-
-
-def reasoning_text(text: str) -> str:
-    """The contents of the ``<think>`` blocks (the whole text when there is none)."""
-    blocks = _THINK.findall(text)
-    return "\n".join(blocks) if blocks else text
 
 
 # --- TRL reward functions ------------------------------------------------------------------------------------------
