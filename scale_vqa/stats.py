@@ -92,16 +92,6 @@ def poisson_binomial_pmf(probs: Sequence[float]) -> list[float]:
     return dist
 
 
-def poisson_binomial_sf(k: int, probs: Sequence[float]) -> float:
-    """P(X >= k) for X a sum of independent Bernoulli(p_i): the one-sided p-value when chance varies by item
-    (e.g. items with different numbers of options). Equals :func:`binomial_sf` when all p_i are equal."""
-    if k <= 0:
-        return 1.0
-    if k > len(probs):
-        return 0.0
-    return min(1.0, sum(poisson_binomial_pmf(probs)[k:]))
-
-
 def chance_range(probs: Sequence[float], coverage: float = 0.95) -> tuple[float, float, float]:
     """What a uniform random guesser scores on items with per-item chance `probs` (1 / number of options):
     (expected accuracy, and the central `coverage` range of its accuracy), exact from the Poisson-binomial."""

@@ -21,6 +21,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..demo import write_demo
+    from ..errors import BadInputError
     from ..predictions import load_predictions
     from ..release import read_release
     from ..report import details, paired_lines, seed_table
@@ -29,9 +30,8 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         paths = write_demo(Path(args.out), seed=args.seed)
-    except (FileExistsError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    except OSError as exc:  # FileExistsError: --out holds something that is not a demo
+        raise BadInputError(str(exc)) from None
     print(f"== 1. demo release written to {Path(args.out).resolve()}")
     print(f"   MCQs: {paths['release']}\n   images: {paths['images']}\n")
     print(f"== 2. scale-vqa validate {paths['release']} --images {paths['images']}")

@@ -28,27 +28,25 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..errors import UsageError
     from ..predictions import read_predictions
+    from ..problems import InputError, ValidationReport
     from ..release import read_release
     from ..report import details, paired_lines, seed_table
     from ..scoring import score
 
     names = args.name or []
     if len(names) > len(args.predictions):
-        print("error: more --name than --predictions", file=sys.stderr)
-        return 2
+        raise UsageError("more --name than --predictions")
     key = read_release(args.key, split=args.split)
     if not key.ok:
-        print(f"error: the key has {len(key.report.errors)} error(s):\n{key.report.format(limit=20)}",
-              file=sys.stderr)
-        return 1
+        raise InputError(key.report, f"the key {args.key}")
     rows = []
-    failed = False
+    failed = ValidationReport()
     for i, path in enumerate(args.predictions):
         preds, report = read_predictions(path)
         if not report.ok:
-            print(f"error: {path}: {len(report.errors)} error(s):\n{report.format(limit=20)}", file=sys.stderr)
-            failed = True
+            failed.extend(report.errors)
             continue
         name = names[i] if i < len(names) else Path(path).stem
         rep = score(key.items, preds, circular=args.circular)
@@ -57,8 +55,8 @@ def run(args: argparse.Namespace) -> int:
                   f"(e.g. {rep.unknown_ids[0]!r}; key ids look like {key.items[0].id!r}). Wrong split or key?"
                   + ("" if args.circular else " Use --circular for rotated predictions."), file=sys.stderr)
         rows.append((name, rep))
-    if failed:
-        return 1
+    if not failed.ok:
+        raise InputError(failed, "predictions")
     if args.json:
         print(json.dumps({name: rep.to_dict() for name, rep in rows}, ensure_ascii=False, indent=2))
         return 0

@@ -75,6 +75,7 @@ def render(summary: dict[str, Any], report_text: str) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from ..errors import EXIT_INPUT, EXIT_OK
     from ..release import read_release
 
     result = read_release(args.files, split=args.split, image_root=args.images)
@@ -83,4 +84,4 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(summary, ensure_ascii=False, indent=2))
     else:
         print(render(summary, result.report.format(limit=args.max_problems)))
-    return 0 if result.ok else 1
+    return EXIT_OK if result.ok else EXIT_INPUT
