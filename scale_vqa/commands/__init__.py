@@ -1,13 +1,13 @@
-"""One module per ``scale-vqa`` command: ``add_parser`` registers arguments; ``run`` does the work."""
+"""The core's own ``scale-vqa`` commands (validate, score, demo): ``add_parser`` registers arguments; ``run`` does
+the work. Spokes register theirs the same way, through the ``scale_vqa.commands`` entry points."""
 
 from __future__ import annotations
 
-import importlib.util
+from ..errors import MissingExtraError, missing_modules
 
 
 def missing_extra(extra: str, *modules: str) -> str | None:
-    """An error message when a module the command needs is not installed (None when all are)."""
-    absent = [m for m in modules if importlib.util.find_spec(m) is None]
-    if not absent:
-        return None
-    return f'{", ".join(absent)} not installed; install the {extra} extra: pip install "scale-vqa[{extra}]"'
+    """What a demo step prints instead of running when `extra` is not installed (None when it is): the same
+    message :func:`scale_vqa.errors.require_extra` raises, found the same way."""
+    absent = missing_modules(*modules)
+    return str(MissingExtraError(extra, absent, "this step")) if absent else None

@@ -28,3 +28,10 @@ def test_import_linter_contracts_hold() -> None:
     res = subprocess.run([exe], cwd=REPO, capture_output=True, text=True)
     assert res.returncode == 0, res.stdout[-3000:]
     assert "BROKEN" not in res.stdout and res.stdout.count("KEPT") >= 6
+
+
+def test_no_file_cites_notes_users_do_not_have() -> None:
+    tracked = [p for p in REPO.rglob("*") if p.is_file() and p.suffix in (".py", ".md", ".toml", ".yaml", ".txt", ".sh")
+               and not {".venv", ".git", "build", "node_modules"} & set(p.relative_to(REPO).parts)]
+    word = "FIELD" + "_NOTES"
+    assert [str(p.relative_to(REPO)) for p in tracked if word in p.read_text(encoding="utf-8", errors="replace")] == []
