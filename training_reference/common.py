@@ -12,14 +12,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .config import ConfigError, LoraConfig, ModelConfig, TrainConfig
+from scale_vqa.errors import BadInputError
+
+from .config import LoraConfig, ModelConfig, TrainConfig
 
 LANGUAGE_LINEAR = r".*language_model.*\.(q_proj|k_proj|v_proj|o_proj|gate_proj|up_proj|down_proj)"
 """LoRA targets when the vision tower is left alone: the language model's attention and MLP projections."""
 
 
-class PaddingError(ValueError):
-    """The processor pads on the right (corrupts multi-image GRPO, FIELD_NOTES §5 / trl#5785)."""
+class PaddingError(BadInputError):
+    """The processor pads on the right: TRL then misaligns the image tokens of multi-image prompts and GRPO
+    trains on corrupted inputs without any error (trl#5785)."""
 
 
 @dataclass
@@ -34,14 +37,15 @@ class TrainResult:
     data: dict[str, Any] = field(default_factory=dict)
 
 
-def load_processor(model: ModelConfig, source: str = "config") -> Any:
-    """The checkpoint's processor (image-only without torchvision), padding on `model.padding_side`."""
+def load_processor(model: ModelConfig, config: TrainConfig | None = None) -> Any:
+    """The checkpoint's processor (image-only without torchvision), padding on `model.padding_side`; errors name
+    where `config` (the one holding `model`) set the path."""
     from evaluator.vlm_compat import load_processor as load
 
-    if not model.path:
-        raise ConfigError(f"{source}: model.path: required")
+    config = config or TrainConfig(model=model)
+    config.require("model.path")
     if not Path(model.path).exists() and model.path.count("/") != 1:
-        raise ConfigError(f"{source}: model.path: {model.path} does not exist")
+        raise config.error("model.path", f"{model.path} does not exist (a checkpoint folder or a Hub id org/name)")
     processor = load(model.path)
     if model.min_pixels or model.max_pixels:  # transformers 5: image bounds go through `size`
         size = processor.image_processor.size
@@ -88,18 +92,19 @@ def resume_checkpoint(config: TrainConfig) -> str | None:
         out = Path(config.output_dir)
         return get_last_checkpoint(str(out)) if out.is_dir() else None
     if not Path(config.resume).is_dir():
-        raise ConfigError(f"{config.source}: resume: checkpoint folder not found: {config.resume}")
+        raise config.error("resume", f"checkpoint folder not found: {config.resume}")
     return config.resume
 
 
-def check_trl_kwargs(kwargs: dict[str, Any], cls: type, section: str, source: str) -> None:
-    """ConfigError naming the first key of `kwargs` that is not a field of the TRL config class `cls`."""
+def check_trl_kwargs(kwargs: dict[str, Any], cls: type, section: str, config: TrainConfig) -> None:
+    """ConfigError naming the first key of `kwargs` (the `section` of `config`) that is not a field of the TRL
+    config class `cls`."""
     import dataclasses
 
     names = {f.name for f in dataclasses.fields(cls)}
     for key in kwargs:
         if key not in names:
-            raise ConfigError(f"{source}: {section}.{key}: not a {cls.__name__} field (trl)")
+            raise config.error(f"{section}.{key}", f"not a {cls.__name__} field (trl)")
 
 
 def model_init_kwargs(config: TrainConfig, given: dict[str, Any] | None) -> dict[str, Any]:
@@ -118,7 +123,7 @@ def prepare_inputs(config: TrainConfig, args: Any, kind: str, processor: Any = N
     from .data import load_prepared
 
     if processor is None:
-        processor = load_processor(config.model, config.source)
+        processor = load_processor(config.model, config)
     check_left_padding(processor)
     stats = None
     if train_dataset is None:
