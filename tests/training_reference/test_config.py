@@ -9,9 +9,8 @@ from pathlib import Path
 import pytest
 
 from scale_vqa.cli import main
+from tests.training_reference.conftest import CONFIGS
 from training_reference.config import ConfigError, from_dict, load_config
-
-CONFIGS = Path(__file__).resolve().parents[1] / "training_reference" / "configs"
 
 
 def test_seed_parity_maps_the_verl_recipe() -> None:
