@@ -196,7 +196,7 @@ def test_sft_masks_the_prompt_and_trains(assets: dict, tmp_path: Path) -> None:
 
 
 def test_gpu_benchmark_script_runs_at_toy_size(tmp_path: Path) -> None:
-    """benchmarks/bench_grpo.py (issue 7, item 6) is prepared for a CUDA machine; here it must run on CPU."""
+    """benchmarks/bench_grpo.py is prepared for a CUDA machine; here it must run on CPU."""
     import subprocess
     import sys
 
