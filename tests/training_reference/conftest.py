@@ -37,9 +37,9 @@ def processor(assets: dict[str, Any]) -> Any:
 
 
 @pytest.fixture(scope="session")
-def demo(tmp_path_factory: pytest.TempPathFactory, planted: Path) -> Path:
-    """What ``scale-vqa demo --out D`` leaves for training, made by the demo's own functions: the demo release,
-    ``D/dataset`` (built, a validation split only) and ``D/tiny-qwen2.5-vl`` (the planted tiny model)."""
+def demo_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """What ``scale-vqa demo --out D`` leaves for training, made by the demo's own functions, without the model:
+    the demo release and ``D/dataset`` (built, a validation split only)."""
     pytest.importorskip("trl", reason="needs the train extra")
     from builders.dataset.export import build_dataset
     from scale_vqa.demo import write_demo
@@ -47,5 +47,11 @@ def demo(tmp_path_factory: pytest.TempPathFactory, planted: Path) -> Path:
     out = tmp_path_factory.mktemp("demo") / "scale-vqa-demo"
     paths = write_demo(out)
     build_dataset(paths["release"].parent, out / "dataset", images=paths["images"], progress=False)
-    (out / "tiny-qwen2.5-vl").symlink_to(planted, target_is_directory=True)
     return out
+
+
+@pytest.fixture(scope="session")
+def demo(demo_data: Path, planted: Path) -> Path:
+    """The demo folder with its model too: ``D/tiny-qwen2.5-vl`` is the planted tiny VLM, as the demo builds it."""
+    (demo_data / "tiny-qwen2.5-vl").symlink_to(planted, target_is_directory=True)
+    return demo_data

@@ -41,7 +41,7 @@ def test_the_demo_train_command_trains_on_the_demo_outputs(demo: Path, capsys: p
         "completions_00001.parquet", "completions_00002.parquet"]
 
 
-def test_a_missing_split_is_named_before_the_model_loads(demo: Path, monkeypatch: pytest.MonkeyPatch,
+def test_a_missing_split_is_named_before_the_model_loads(demo_data: Path, monkeypatch: pytest.MonkeyPatch,
                                                          capsys: pytest.CaptureFixture[str]) -> None:
     from training_reference import common, grpo
 
@@ -51,7 +51,7 @@ def test_a_missing_split_is_named_before_the_model_loads(demo: Path, monkeypatch
     monkeypatch.setattr(grpo, "train", never)
     monkeypatch.setattr(common, "load_processor", never)
     code = main(["train", "grpo", "--config", str(CONFIGS / "smoke_cpu.yaml"),
-                 f"model.path={demo / 'tiny-qwen2.5-vl'}", f"data.source={demo / 'dataset'}"])
+                 f"model.path={demo_data}", f"data.source={demo_data / 'dataset'}"])
     err = capsys.readouterr().err
     assert code == 1
     assert "has no 'train' split (its splits: validation)" in err and "data.split=validation" in err
