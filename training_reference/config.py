@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import types
+import typing
 from pathlib import Path
 from typing import Any, Literal
 
@@ -180,16 +182,49 @@ def from_dict(raw: dict[str, Any], source: str = "<dict>", origins: dict[str, Or
 
 
 def _located(exc: ConfigError, origins: dict[str, Origin], source: str) -> ConfigError:
-    """`exc` with each problem's file and line taken from where its field was set (a base file, an override)."""
+    """`exc` with each problem's file and line taken from where its field was set (a base file, an override), and
+    the alternatives of a union field (``lora.target_modules.str`` …) said as one problem about the field."""
     report = ValidationReport()
+    unions: dict[str, list[str]] = {}
     for problem in exc.report:
-        key = problem.field or ""
-        owner = next((k for k in _ancestors(key) if k in origins), None)
+        field, tag = _union_member(problem.field or "")
+        owner = next((k for k in _ancestors(field) if k in origins), None)
         if owner is not None:
-            file, line = origins[owner]
-            problem = dataclasses.replace(problem, file=file, line=line)
+            problem = dataclasses.replace(problem, file=origins[owner][0], line=origins[owner][1])
+        if tag:
+            if field in unions:
+                unions[field].append(tag)
+                continue
+            unions[field] = [tag]
+            problem = dataclasses.replace(problem, field=field)
         report.add(problem)
+    for i, problem in enumerate(report.problems):
+        tags = unions.get(problem.field or "")
+        if tags and len(tags) > 1:
+            got = problem.message.partition(", got ")[2]
+            report.problems[i] = dataclasses.replace(
+                problem, message=f"expected {' or '.join(tags)}" + (f", got {got}" if got else ""))
     return ConfigError(report, source)
+
+
+def _union_member(field: str) -> tuple[str, str]:
+    """``lora.target_modules.list[str]`` → (``lora.target_modules``, ``list[str]``): pydantic names the member of
+    a union a value failed; a field that is no union member comes back with an empty tag."""
+    model: Any = TrainConfig
+    parts = field.split(".")
+    for i, part in enumerate(parts):
+        info = model.model_fields.get(part) if isinstance(model, type) and issubclass(model, BaseModel) else None
+        if info is None:
+            return field, ""
+        annotation = info.annotation
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            model = annotation
+            continue
+        rest = parts[i + 1:]
+        if rest and typing.get_origin(annotation) in (typing.Union, types.UnionType):
+            return ".".join(parts[:i + 1]), rest[0]
+        return field, ""
+    return field, ""
 
 
 def _ancestors(field: str) -> list[str]:

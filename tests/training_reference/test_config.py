@@ -69,6 +69,8 @@ def test_overrides_apply_yaml_values() -> None:
     ("lora: {enabled: 1}\n", [], r"bad\.yaml:1: error: lora\.enabled: .*valid boolean"),
     ("output_dir: x\nlearning_rate: 1\n", [], r"bad\.yaml:2: error: learning_rate: unknown key"),
     ("model: [1]\n", [], r"bad\.yaml:1: error: model: .*valid dictionary"),
+    ("lora:\n  target_modules: 5\n", [], r"bad\.yaml:2: error: lora\.target_modules: expected list\[str\] or str, "
+                                       r"got 5\n?$"),
     ("base: nowhere.yaml\n", [], r"bad\.yaml:1: error: base: config file not found: .*nowhere\.yaml"),
     ("model: {path: x\n", [], r"bad\.yaml:2: error: not valid YAML"),
     ("", ["model.path"], r"override 'model\.path': error: use dotted\.key=value"),
