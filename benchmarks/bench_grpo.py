@@ -1,5 +1,5 @@
 """GRPO step time, throughput and peak memory with the seed-parity config, on a randomly initialised model of the
-real Qwen2.5-VL architecture, built offline (issue 7, item 6). Prepared for a CUDA machine; runs on CPU at toy size.
+real Qwen2.5-VL architecture, built offline. Prepared for a CUDA machine; runs on CPU at toy size.
 
     python benchmarks/bench_grpo.py --out /tmp/bench                    # 7B, 3 images of 1092², 4096 new tokens
     python benchmarks/bench_grpo.py --out /tmp/bench --arch 3b --batch 1,2,4,8 --max-completion 1024

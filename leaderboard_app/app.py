@@ -4,7 +4,11 @@ the top models) and the submission form. Everything it shows is computed by :mod
 
 from __future__ import annotations
 
+import atexit
+import logging
 import os
+import shutil
+import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -16,7 +20,7 @@ from scale_vqa.release import SPLITS, load_items
 
 from .rules import Policy
 from .seed_rows import SEED_ROWS_FILE, load_seed_rows
-from .service import VARIANTS, submit
+from .service import LOG, SUBMITTED_VARIANTS, submit
 from .store import SQLiteStore, Store
 from .submission import MAX_BYTES, SubmissionError
 from .table import HEADERS, build_table, display_rows, to_csv, to_json
@@ -68,7 +72,10 @@ def make_app(key_path: str | Path, store: Store, *, policy: Policy | None = None
     key_split = split or (key[0].split if key and key[0].split in SPLITS else "test")
     policy = policy or Policy()
     on_space = bool(os.environ.get("SPACE_ID")) if on_space is None else on_space
+    # Private on purpose (mkdtemp: 0700): the export files are this server's scratch copies, which Gradio serves
+    # to the browser itself; nobody else on the machine needs them. Removed when the process ends.
     exports = Path(tempfile.mkdtemp(prefix="scale-vqa-leaderboard-"))
+    atexit.register(shutil.rmtree, exports, ignore_errors=True)
 
     def rows_now(query: str = "") -> tuple[list[Any], list[list[str]]]:
         table = build_table(store.rows(statuses=("published",)), key, split=key_split, seed_rows=seeds)
@@ -140,8 +147,8 @@ def make_app(key_path: str | Path, store: Store, *, policy: Policy | None = None
             model = gr.Textbox(label="Model name", elem_id="model-name")
             link = gr.Textbox(label="Link (weights, repository or API page)", elem_id="model-link")
             paper = gr.Textbox(label="Paper (optional: URL or arXiv id)")
-            variant = gr.Radio(list(VARIANTS), value="standard", label="Run",
-                               info="standard: all three images; blind: the same model without images")
+            variant = gr.Radio([v.value for v in SUBMITTED_VARIANTS], value="standard", label="Run",
+                               info="; ".join(f"{v}: {v.description}" for v in SUBMITTED_VARIANTS))
             name = gr.Textbox(label="Your name", visible=not on_space, elem_id="submitter")
             upload = gr.File(label="Predictions JSONL or lm-eval samples_*.jsonl", type="binary",
                              file_types=[".jsonl", ".json"], elem_id="upload")
@@ -157,12 +164,32 @@ def make_app(key_path: str | Path, store: Store, *, policy: Policy | None = None
     return demo
 
 
+def log_to_stderr() -> None:
+    """Show the app's submission lines (INFO, ``leaderboard_app`` logger) on stderr with their time (once)."""
+    if not any(getattr(h, "leaderboard_app", False) for h in LOG.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        handler.leaderboard_app = True  # type: ignore[attr-defined]
+        LOG.addHandler(handler)
+    LOG.setLevel(logging.INFO)
+
+
 def serve(key: str | Path, db: str | Path, *, host: str = "127.0.0.1", port: int = 7860,
           auth_dependency: Callable[[Any], str | None] | None = None, max_bytes: int = MAX_BYTES,
           policy: Policy | None = None, block: bool = True, seed_rows: str | Path | None = SEED_ROWS_FILE,
           split: str | None = None) -> Any:
-    """Start the app on `host`:`port` (the answer key stays outside every served path)."""
+    """Start the app on `host`:`port` (the answer key stays outside every served path). Gradio's own start-up
+    lines (the "set share=True" hint and the like) are left out: one line says where the app is, and each
+    submission is logged on stderr."""
     demo = make_app(key, SQLiteStore(db), policy=policy, max_bytes=max_bytes, seed_rows=seed_rows, split=split)
     demo.launch(server_name=host, server_port=port, max_file_size=max_bytes, auth_dependency=auth_dependency,
-                prevent_thread_lock=not block, quiet=not block, footer_links=[], show_error=True)
+                prevent_thread_lock=True, quiet=True, footer_links=[], show_error=True)
+    if block:
+        log_to_stderr()
+        print(f"leaderboard running on {demo.local_url} (answer key {key}, database {db}); Ctrl-C stops it",
+              flush=True)
+        try:
+            demo.block_thread()
+        finally:
+            demo.close()
     return demo

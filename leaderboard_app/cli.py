@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import sys
+import json
 from pathlib import Path
+
+from scale_vqa.errors import BadInputError, MissingExtraError, require_extra
 
 
 def add_leaderboard_parser(sub: argparse._SubParsersAction) -> None:
@@ -28,47 +30,38 @@ def add_leaderboard_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run_leaderboard(args: argparse.Namespace) -> int:
-    from scale_vqa.commands import missing_extra
-
-    problem = missing_extra("app", "gradio", "matplotlib")
-    if problem:
-        print(f"error: {problem}", file=sys.stderr)
-        return 1
+    require_extra("app", "gradio", "matplotlib", what="scale-vqa leaderboard")
+    for option, path in (("--key", args.key), ("--seed-rows", args.seed_rows)):
+        if path not in (None, "none") and not Path(path).is_file():
+            raise BadInputError(f"{option} {path}: file not found")
     from leaderboard_app.app import serve
     from leaderboard_app.rules import Policy
-    from scale_vqa.problems import InputError
 
     seeds = {} if args.seed_rows is None else {"seed_rows": None if args.seed_rows == "none" else args.seed_rows}
-    try:
-        serve(args.key, args.db, host=args.host, port=args.port, max_bytes=int(args.max_mb * 2**20),
-              policy=Policy(quota=args.quota), split=args.split, **seeds)
-    except (InputError, FileNotFoundError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    serve(args.key, args.db, host=args.host, port=args.port, max_bytes=int(args.max_mb * 2**20),
+          policy=Policy(quota=args.quota), split=args.split, **seeds)
     return 0
 
 
 def demo_step(out: Path, paths: dict[str, Path]) -> int:
     """Step 6: the two simulated systems submitted to a leaderboard store (no server), when the app extra is there."""
-    from scale_vqa.commands import missing_extra
-
     db = out / "leaderboard.sqlite"
     print(f"\n== 6. leaderboard: submissions scored against the hidden key into {db} "
           f"(serve it with: scale-vqa leaderboard --key {paths['release']} --db {db})")
-    problem = missing_extra("app", "gradio")
-    if problem:
-        print(f"   skipped: {problem}")
+    try:
+        require_extra("app", "gradio", what="this step")
+    except MissingExtraError as exc:
+        print(f"   skipped: {exc}")
         return 0
     from leaderboard_app.service import submit
     from leaderboard_app.store import SQLiteStore
     from leaderboard_app.submission import SubmissionError
     from leaderboard_app.table import HEADERS, build_table, display_rows
+    from scale_vqa.markdown import markdown_table
     from scale_vqa.release import load_items
 
     key = load_items(paths["release"])
     store = SQLiteStore(db)
-    import json
-
     for name, file, variant in (("simulated VLM", "vlm", "standard"), ("simulated VLM", "blind", "blind")):
         data = paths[file].read_bytes()
         answered = {json.loads(line)["id"] for line in data.decode().splitlines() if line.strip()}
@@ -83,7 +76,6 @@ def demo_step(out: Path, paths: dict[str, Path]) -> int:
             print(f"   {name} ({variant}): not accepted: {exc.summary}")
     rows = display_rows(build_table(store.rows(), key, split="validation"), store.submission_counts())
     keep = [0, 1, 3, 9, 10, 11]
-    print("   " + " | ".join(HEADERS[i] for i in keep))
-    for r in rows:
-        print("   " + " | ".join(r[i] for i in keep))
+    table = markdown_table([HEADERS[i] for i in keep], [[r[i] for i in keep] for r in rows], "lllrrr")
+    print("   " + table.replace("\n", "\n   "))
     return 0

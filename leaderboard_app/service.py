@@ -1,10 +1,12 @@
 """One submission, end to end and without a web framework: validate the upload and the model details, score it
 against the hidden key with the core scorer, apply the anti-gaming rules and store the row atomically.
-Nothing is stored when anything is rejected."""
+Nothing is stored when anything is rejected. Each submission is logged as one INFO line on the
+``leaderboard_app`` logger (who, which model and run, the decision, the row), never with the key or the upload."""
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -12,12 +14,14 @@ from typing import Any
 
 from scale_vqa.item import Item
 from scale_vqa.scoring import ScoreReport, score
+from scale_vqa.variants import Variant
 
 from .rules import Decision, Policy, decide
 from .store import Row, Store
 from .submission import MAX_BYTES, SubmissionError, check_meta, parse_submission
 
 DEFAULT_POLICY = Policy()
+LOG = logging.getLogger("leaderboard_app")
 
 
 @dataclass(frozen=True)
@@ -35,20 +39,41 @@ def public_scores(report: ScoreReport) -> dict[str, Any]:
     return {k: d[k] for k in keep}
 
 
-VARIANTS = {"standard": "all three images", "blind": "no images (text only)"}
+SUBMITTED_VARIANTS = (Variant.STANDARD, Variant.BLIND)
 """What a submission ran: the model with its images, or the same model without them (the blind column)."""
 
 
 def submit(store: Store, key: Sequence[Item], data: bytes, *, submitter: str, model: str, link: str,
            paper: str = "", variant: str = "standard", policy: Policy = DEFAULT_POLICY, max_bytes: int = MAX_BYTES,
            now: float | None = None) -> Outcome:
-    """Validate, score and store one upload; raises :class:`SubmissionError` for a rejected one."""
+    """Validate, score and store one upload; raises :class:`SubmissionError` for a rejected one. Logs one line."""
+    try:
+        outcome = _submit(store, key, data, submitter=submitter, model=model, link=link, paper=paper,
+                          variant=variant, policy=policy, max_bytes=max_bytes, now=now)
+    except SubmissionError as exc:
+        log_submission(submitter, model, variant, "rejected", None, exc.summary)
+        raise
+    log_submission(submitter, model, variant, outcome.decision.action, outcome.row.id if outcome.row else None,
+                   outcome.decision.reason)
+    return outcome
+
+
+def log_submission(submitter: str, model: str, variant: str, decision: str, row_id: int | None,
+                   reason: str = "") -> None:
+    """The submission's one log line: submitter, model, variant, decision, row (the time is the record's)."""
+    LOG.info("submission: submitter=%r model=%r variant=%r decision=%s row=%s%s", (submitter or "").strip(),
+             (model or "").strip(), variant, decision, "-" if row_id is None else f"#{row_id}",
+             f" ({reason})" if reason else "")
+
+
+def _submit(store: Store, key: Sequence[Item], data: bytes, *, submitter: str, model: str, link: str, paper: str,
+            variant: str, policy: Policy, max_bytes: int, now: float | None) -> Outcome:
     submitter = (submitter or "").strip()
     if not submitter:
         raise SubmissionError("sign in (or give your name) before submitting")
     meta = check_meta(model, link, paper)
-    if variant not in VARIANTS:
-        raise SubmissionError(f"unknown variant {variant!r}: one of {', '.join(VARIANTS)}")
+    if variant not in SUBMITTED_VARIANTS:
+        raise SubmissionError(f"unknown variant {variant!r}: one of {', '.join(SUBMITTED_VARIANTS)}")
     existing = store.find(submitter, meta.model, variant, hashlib.sha256(data).hexdigest())
     if existing is not None:  # an identical retry: the stored row, without validating or scoring again
         return Outcome(Decision("duplicate", "this file was already submitted for this model", existing.id),

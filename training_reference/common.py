@@ -7,19 +7,23 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .config import ConfigError, LoraConfig, ModelConfig, TrainConfig
+from scale_vqa.errors import BadInputError
+
+from .config import LoraConfig, ModelConfig, TrainConfig
 
 LANGUAGE_LINEAR = r".*language_model.*\.(q_proj|k_proj|v_proj|o_proj|gate_proj|up_proj|down_proj)"
 """LoRA targets when the vision tower is left alone: the language model's attention and MLP projections."""
 
 
-class PaddingError(ValueError):
-    """The processor pads on the right (corrupts multi-image GRPO, FIELD_NOTES §5 / trl#5785)."""
+class PaddingError(BadInputError):
+    """The processor pads on the right: TRL then misaligns the image tokens of multi-image prompts and GRPO
+    trains on corrupted inputs without any error (trl#5785)."""
 
 
 @dataclass
@@ -34,14 +38,15 @@ class TrainResult:
     data: dict[str, Any] = field(default_factory=dict)
 
 
-def load_processor(model: ModelConfig, source: str = "config") -> Any:
-    """The checkpoint's processor (image-only without torchvision), padding on `model.padding_side`."""
+def load_processor(model: ModelConfig, config: TrainConfig | None = None) -> Any:
+    """The checkpoint's processor (image-only without torchvision), padding on `model.padding_side`; errors name
+    where `config` (the one holding `model`) set the path."""
     from evaluator.vlm_compat import load_processor as load
 
-    if not model.path:
-        raise ConfigError(f"{source}: model.path: required")
+    config = config or TrainConfig(model=model)
+    config.require("model.path")
     if not Path(model.path).exists() and model.path.count("/") != 1:
-        raise ConfigError(f"{source}: model.path: {model.path} does not exist")
+        raise config.error("model.path", f"{model.path} does not exist (a checkpoint folder or a Hub id org/name)")
     processor = load(model.path)
     if model.min_pixels or model.max_pixels:  # transformers 5: image bounds go through `size`
         size = processor.image_processor.size
@@ -88,18 +93,19 @@ def resume_checkpoint(config: TrainConfig) -> str | None:
         out = Path(config.output_dir)
         return get_last_checkpoint(str(out)) if out.is_dir() else None
     if not Path(config.resume).is_dir():
-        raise ConfigError(f"{config.source}: resume: checkpoint folder not found: {config.resume}")
+        raise config.error("resume", f"checkpoint folder not found: {config.resume}")
     return config.resume
 
 
-def check_trl_kwargs(kwargs: dict[str, Any], cls: type, section: str, source: str) -> None:
-    """ConfigError naming the first key of `kwargs` that is not a field of the TRL config class `cls`."""
+def check_trl_kwargs(kwargs: dict[str, Any], cls: type, section: str, config: TrainConfig) -> None:
+    """ConfigError naming the first key of `kwargs` (the `section` of `config`) that is not a field of the TRL
+    config class `cls`."""
     import dataclasses
 
     names = {f.name for f in dataclasses.fields(cls)}
     for key in kwargs:
         if key not in names:
-            raise ConfigError(f"{source}: {section}.{key}: not a {cls.__name__} field (trl)")
+            raise config.error(f"{section}.{key}", f"not a {cls.__name__} field (trl)")
 
 
 def model_init_kwargs(config: TrainConfig, given: dict[str, Any] | None) -> dict[str, Any]:
@@ -118,7 +124,7 @@ def prepare_inputs(config: TrainConfig, args: Any, kind: str, processor: Any = N
     from .data import load_prepared
 
     if processor is None:
-        processor = load_processor(config.model, config.source)
+        processor = load_processor(config.model, config)
     check_left_padding(processor)
     stats = None
     if train_dataset is None:
@@ -138,6 +144,7 @@ def run_training(config: TrainConfig, build: Any, **kwargs: Any) -> TrainResult:
     export the merged model."""
     resume = resume_checkpoint(config)
     trainer, stats = build(config, **kwargs)
+    short_console(trainer)
     out = Path(config.output_dir)
     if stats is not None and trainer.accelerator.is_main_process:
         out.mkdir(parents=True, exist_ok=True)
@@ -168,6 +175,53 @@ def jsonl_logger(path: Path) -> Any:
                 f.write(json.dumps({"step": state.global_step, "time": time.time(), **logs}) + "\n")
 
     return JsonlLogger()
+
+
+ZERO_VARIANCE = ("step {step}: every prompt's completions earned the same reward (reward std 0 in each group), so "
+                 "the advantages, the loss and the gradients are 0 and the step learns nothing. Expected from a "
+                 "random or untrained model (it earns the same reward, often 0, on every completion, as the "
+                 "demo's tiny model does); on a real run, check that the model writes <answer>LETTER</answer> and "
+                 "that the reward section fits the data. Shown once; train_log.jsonl has frac_reward_zero_std "
+                 "for every step.")
+SHOWN = ("loss", "reward", "reward_std", "kl", "grad_norm", "learning_rate", "mean_token_accuracy")
+"""What the console line of a logging step shows (and ``rewards/<name>/mean``); train_log.jsonl has it all."""
+
+
+def console_line(step: int, max_steps: int, logs: dict[str, Any]) -> str:
+    """One short line for a logging step: ``step 3/40: loss 0.012, reward 0.6 (accuracy 0.5, format 1), …``."""
+    def num(value: Any) -> str:
+        return f"{value:.4g}" if isinstance(value, int | float) else str(value)
+
+    parts = [f"{key} {num(logs[key])}" for key in SHOWN if key in logs and key != "reward"]
+    if "reward" in logs:
+        components = [f"{key.split('/')[1]} {num(value)}" for key, value in logs.items()
+                      if key.startswith("rewards/") and key.endswith("/mean")]
+        parts.insert(1 if "loss" in logs else 0,
+                     f"reward {num(logs['reward'])}" + (f" ({', '.join(components)})" if components else ""))
+    if not parts and "train_runtime" in logs:  # the end-of-training summary
+        return f"done in {logs['train_runtime']:.1f} s, mean loss {num(logs.get('train_loss'))}"
+    return f"step {step}/{max_steps}: " + ", ".join(parts)
+
+
+def short_console(trainer: Any) -> None:
+    """The console of a run: the progress bar and one short line per logging step (instead of the whole log
+    dict), plus one warning the first time a GRPO step has no reward variance."""
+    from transformers.trainer_callback import ProgressCallback
+
+    class ShortProgress(ProgressCallback):
+        warned = False
+
+        def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None,
+                   **kwargs: Any) -> None:
+            if not state.is_world_process_zero or self.training_bar is None or not logs:
+                return
+            self.training_bar.write(console_line(state.global_step, state.max_steps, logs))
+            if logs.get("frac_reward_zero_std") == 1 and not self.warned:
+                self.warned = True
+                self.training_bar.write("warning: " + ZERO_VARIANCE.format(step=state.global_step), file=sys.stderr)
+
+    if trainer.pop_callback(ProgressCallback) is not None:
+        trainer.add_callback(ShortProgress())
 
 
 def export_merged(trainer: Any, processor: Any, config: TrainConfig) -> Path | None:

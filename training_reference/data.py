@@ -17,16 +17,18 @@ from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 from scale_vqa.dimensions import SCALES
+from scale_vqa.errors import BadInputError
 from scale_vqa.item import ImageRefs, Item
 from scale_vqa.loading import item_from_row
 from scale_vqa.prompt import SEED_SYSTEM_PROMPT, Prompt, build_prompt
+from scale_vqa.release import canonical_split
 
 Kind = Literal["grpo", "sft"]
 IMAGE_COLUMNS = tuple(s.value for s in SCALES)
 
 
-class DataError(ValueError):
-    """The dataset cannot be used for training as configured."""
+class DataError(BadInputError):
+    """The dataset cannot be used for training as configured (exit 1)."""
 
 
 @dataclass
@@ -202,11 +204,27 @@ def prepare(dataset: Any, processor: Any, *, kind: Kind = "grpo", max_prompt_tok
     return mapped.select(keep).remove_columns("drop"), stats
 
 
+def check_split(source: str, split: str) -> None:
+    """Raise :class:`DataError` naming the splits `source` has when `split` is not one of them, before anything
+    heavy loads (a source whose splits cannot be listed here, e.g. a Hub id offline, is left to the loader)."""
+    from datasets import get_dataset_split_names
+
+    try:
+        splits = get_dataset_split_names(str(source))
+    except Exception:  # not a dataset, no network …: the loader's own error says why
+        return
+    if splits and canonical_split(split) not in splits:
+        suggestion = "train" if "train" in splits else splits[0]
+        raise DataError(f"data.split: {source} has no {split!r} split (its splits: {', '.join(splits)}); "
+                        f"add data.split={suggestion} to the command or set it in the config")
+
+
 def load_prepared(source: str, split: str, processor: Any, *, kind: Kind = "grpo", max_prompt_tokens: int = 5120,
                   allow_no_images: bool = False, limit: int | None = None) -> tuple[Any, DataStats]:
     """Load a split with :func:`scale_vqa.load` and :func:`prepare` it."""
     from scale_vqa.loading import load
 
+    check_split(source, split)
     try:
         dataset = load(split, source=source)
     except (ValueError, FileNotFoundError) as exc:

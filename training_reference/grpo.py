@@ -24,7 +24,7 @@ from .common import (
     run_training,
     world_size,
 )
-from .config import ConfigError, TrainConfig
+from .config import TrainConfig
 from .data import DataStats
 from .rewards import PATHOLOGY_ENTITIES, RewardFunc, RewardSpec, make_reward_funcs
 
@@ -39,7 +39,7 @@ def reward_spec(config: TrainConfig) -> RewardSpec:
     if r.entity_terms_file:
         path = Path(r.entity_terms_file)
         if not path.is_file():
-            raise ConfigError(f"{config.source}: reward.entity_terms_file: file not found: {path}")
+            raise config.error("reward.entity_terms_file", f"file not found: {path}")
         extra = [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
         terms = (*terms, *(t for t in extra if not t.startswith("#")))
     return RewardSpec(mode=r.mode, accuracy_weight=r.accuracy_weight, format_weight=r.format_weight,
@@ -58,22 +58,22 @@ def grpo_kwargs(config: TrainConfig, reward_weights: Sequence[float], *, n_devic
         # completion breaks the next forward pass ("Image features and image tokens do not match", trl#4488)
         kwargs["generation_kwargs"] = {"bad_words": list(VISION_PLACEHOLDERS)}
     if "reward_weights" in kwargs:
-        raise ConfigError(f"{config.source}: grpo.reward_weights: set the weights in the reward section "
-                          "(reward.accuracy_weight, reward.format_weight, reward.entity_weight)")
+        raise config.error("grpo.reward_weights", "set the weights in the reward section (reward.accuracy_weight, "
+                           "reward.format_weight, reward.entity_weight)")
     kwargs["reward_weights"] = list(reward_weights)
     per_step = config.data.prompts_per_step
     if per_step:
         if config.grpo.get("gradient_accumulation_steps") is not None:
-            raise ConfigError(f"{config.source}: grpo.gradient_accumulation_steps: set either it or "
-                              "data.prompts_per_step, not both")
+            raise config.error("grpo.gradient_accumulation_steps", "set either it or data.prompts_per_step, "
+                               "not both")
         generations = int(kwargs.get("num_generations", 8))
         per_device = int(kwargs.get("per_device_train_batch_size", 8))
         devices = n_devices or world_size()
         completions, per_micro = per_step * generations, per_device * devices
         if completions % per_micro:
-            raise ConfigError(f"{config.source}: data.prompts_per_step: {per_step} prompts × {generations} "
-                              f"generations = {completions} completions per step is not a multiple of "
-                              f"{per_device} per device × {devices} device(s)")
+            raise config.error("data.prompts_per_step", f"{per_step} prompts × {generations} generations = "
+                               f"{completions} completions per step is not a multiple of {per_device} per "
+                               f"device × {devices} device(s)")
         kwargs["gradient_accumulation_steps"] = completions // per_micro
     return kwargs
 
@@ -88,7 +88,7 @@ def build_trainer(config: TrainConfig, *, processor: Any = None, train_dataset: 
     from trl import GRPOConfig, GRPOTrainer
 
     config.require("model.path", "output_dir")
-    check_trl_kwargs(config.grpo, GRPOConfig, "grpo", config.source)
+    check_trl_kwargs(config.grpo, GRPOConfig, "grpo", config)
     funcs, weights = make_reward_funcs(reward_spec(config))
     for func, weight in extra_rewards:
         funcs.append(func)

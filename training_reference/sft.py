@@ -22,7 +22,7 @@ from .common import (
     run_training,
     world_size,
 )
-from .config import ConfigError, TrainConfig
+from .config import TrainConfig
 from .data import DataStats
 
 
@@ -31,7 +31,7 @@ def sft_kwargs(config: TrainConfig, *, n_devices: int | None = None) -> dict[str
     kwargs = dict(config.sft)
     kwargs["output_dir"] = config.output_dir
     if kwargs.get("completion_only_loss") is False:
-        raise ConfigError(f"{config.source}: sft.completion_only_loss: must stay true (the prompt is masked)")
+        raise config.error("sft.completion_only_loss", "must stay true (the prompt is masked)")
     kwargs["completion_only_loss"] = True
     kwargs.setdefault("remove_unused_columns", False)
     kwargs.setdefault("max_length", None)  # prompts are already ≤ max_prompt_tokens; never cut image tokens
@@ -40,8 +40,8 @@ def sft_kwargs(config: TrainConfig, *, n_devices: int | None = None) -> dict[str
     if per_step:
         per_micro = int(kwargs.get("per_device_train_batch_size", 8)) * (n_devices or world_size())
         if per_step % per_micro:
-            raise ConfigError(f"{config.source}: data.prompts_per_step: {per_step} is not a multiple of the "
-                              f"per-device batch × devices ({per_micro})")
+            raise config.error("data.prompts_per_step", f"{per_step} is not a multiple of the per-device batch "
+                               f"× devices ({per_micro})")
         kwargs["gradient_accumulation_steps"] = per_step // per_micro
     return kwargs
 
@@ -52,7 +52,7 @@ def build_trainer(config: TrainConfig, *, processor: Any = None, train_dataset: 
     from trl import SFTConfig, SFTTrainer
 
     config.require("model.path", "output_dir")
-    check_trl_kwargs(config.sft, SFTConfig, "sft", config.source)
+    check_trl_kwargs(config.sft, SFTConfig, "sft", config)
     args = SFTConfig(**sft_kwargs(config))  # config errors surface before the data is prepared
     processor, train_dataset, stats = prepare_inputs(config, args, "sft", processor, train_dataset)
     trainer = SFTTrainer(model=config.model.path, args=args, train_dataset=train_dataset, processing_class=processor,

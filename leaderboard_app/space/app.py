@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 
-from leaderboard_app.app import make_app
+from leaderboard_app.app import log_to_stderr, make_app
 from leaderboard_app.seed_rows import SEED_ROWS_FILE
 from leaderboard_app.store import SQLiteStore
 
@@ -31,6 +31,8 @@ def key_path() -> str:
 
 demo = make_app(key_path(), SQLiteStore(os.environ.get("SCALE_VQA_DB", "/data/leaderboard.sqlite")), on_space=True,
                seed_rows=os.environ.get("SCALE_VQA_SEED_ROWS") or SEED_ROWS_FILE)
+
+log_to_stderr()
 
 if __name__ == "__main__":
     demo.launch(max_file_size=8 * 2**20, footer_links=[])

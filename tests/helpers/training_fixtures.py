@@ -1,11 +1,13 @@
-"""Fixtures for the training tests: a tiny random Qwen2.5-VL and a small built 3-image dataset, offline.
+"""Builders for the training tests: a tiny random Qwen2.5-VL and a small built 3-image dataset, offline.
 
-Built once per session (model ≈15 s, dataset < 1 s). The model is plainly random (no planted reply): it earns
-zero seed reward, so the GRPO tests add :func:`distinct_chars_reward`, which varies within a group.
+The fixtures in ``tests/training_reference/conftest.py`` build each once per session (model ≈5 s, dataset < 1 s).
+The model is plainly random (no planted reply): it earns zero seed reward, so the GRPO tests add
+:func:`distinct_chars_reward`, which varies within a group.
 """
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +18,8 @@ TINY_GRPO = {
     "data": {"source": None, "split": "train", "max_prompt_tokens": 5120},
     "export": {"merged_dir": ""},
     "grpo": {
-        # FIELD_NOTES §8 recipe: 8 prompts × 3 images, 2 generations, batch 4, 16 new tokens, beta 0.01, lr 1e-3
+        # the smallest run that still exercises everything: 8 prompts × 3 images per step, 2 generations each,
+        # batch 4, 16 new tokens, a KL term (beta 0.01), and a learning rate large enough to move a random model
         "use_cpu": True, "bf16": False, "gradient_checkpointing": False, "num_generations": 2,
         "per_device_train_batch_size": 4, "gradient_accumulation_steps": 1, "max_completion_length": 16,
         "beta": 0.01, "use_bias_correction_kl": False, "learning_rate": 1e-3, "max_steps": 2, "save_steps": 1,
@@ -38,6 +41,15 @@ def build_tiny_dataset(root: Path, n_per_dimension: int = 2) -> tuple[Path, list
     return out, items
 
 
+def build_tiny_assets(root: Path) -> dict[str, Any]:
+    """``model`` (a random tiny VLM), ``data`` (a built dataset folder), ``items`` (its items by id), ``root``."""
+    from tests.helpers.tiny_vlm import build_tiny_vlm
+
+    data, items = build_tiny_dataset(root / "data")
+    return {"model": build_tiny_vlm(root / "model", plant=False), "data": data,
+            "items": {item.id: item for item in items}, "root": root}
+
+
 def distinct_chars_reward(prompts: list[Any], completions: list[Any], **kwargs: Any) -> list[float]:
     """Test-only reward: distinct characters in the completion / 16 (varies between random completions)."""
     from training_reference.rewards import completion_text
@@ -45,32 +57,14 @@ def distinct_chars_reward(prompts: list[Any], completions: list[Any], **kwargs: 
     return [len(set(completion_text(c))) / 16 for c in completions]
 
 
-_ASSETS: dict[str, Any] = {}
-
-
-def tiny_assets(tmp_path_factory: Any) -> dict[str, Any]:
-    """Build once per session: ``model`` (random), ``planted`` (replies :data:`tiny_vlm.REPLY`), ``data`` (built
-    dataset folder), ``items`` (its items by id)."""
-    if not _ASSETS:
-        from tests.helpers.tiny_vlm import build_tiny_vlm
-
-        root = tmp_path_factory.mktemp("tiny_training")
-        data, items = build_tiny_dataset(root / "data")
-        _ASSETS.update(model=build_tiny_vlm(root / "model", plant=False),
-                       planted=build_tiny_vlm(root / "planted", plant=True),
-                       data=data, items={item.id: item for item in items}, root=root)
-    return _ASSETS
-
-
-def tiny_config(assets: dict[str, Any], out: Path, *, model: str = "model", **sections: dict[str, Any]) -> Any:
-    """A :class:`TrainConfig` for the tiny GRPO run, writing to `out`; `sections` update its sections."""
-    import copy
-
+def tiny_config(assets: dict[str, Any], out: Path, *, model: Path | None = None, **sections: dict[str, Any]) -> Any:
+    """A :class:`TrainConfig` for the tiny GRPO run on `model` (default: the random one), writing to `out`;
+    `sections` update its sections."""
     from training_reference.config import from_dict
 
     raw = copy.deepcopy(TINY_GRPO)
     raw.update(output_dir=str(out))
-    raw["model"]["path"] = str(assets[model])
+    raw["model"]["path"] = str(model or assets["model"])
     raw["data"]["source"] = str(assets["data"])
     for name, values in sections.items():
         if isinstance(raw.get(name), dict):

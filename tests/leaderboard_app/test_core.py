@@ -159,6 +159,26 @@ def test_store_flow_idempotency_quota_probing_and_copies(tmp_path):
         store.retract(999, "x")
 
 
+def test_each_submission_is_logged_once_without_the_upload_or_key(tmp_path, caplog):
+    import logging
+
+    caplog.set_level(logging.INFO, logger="leaderboard_app")
+    store = SQLiteStore(tmp_path / "lb.sqlite")
+    submit(store, KEY, GOOD, submitter="alice", model="m1", link=LINK)
+    submit(store, KEY, GOOD, submitter="alice", model="m1", link=LINK)
+    with pytest.raises(SubmissionError):
+        submit(store, KEY, jsonl([{"id": "nope", "prediction": "A"}]), submitter="bob", model="m2", link=LINK,
+               variant="blind")
+    assert [(r.name, r.levelname) for r in caplog.records] == [("leaderboard_app", "INFO")] * 3
+    assert [r.getMessage() for r in caplog.records] == [
+        "submission: submitter='alice' model='m1' variant='standard' decision=publish row=#1",
+        "submission: submitter='alice' model='m1' variant='standard' decision=duplicate row=#1 "
+        "(this file was already submitted for this model)",
+        "submission: submitter='bob' model='m2' variant='blind' decision=rejected row=- "
+        "(1 id(s) are not in the answer key (wrong split or id scheme?))"]
+    assert not any(it.id in caplog.text or it.question in caplog.text for it in KEY) and "nope" not in caplog.text
+
+
 def test_rejections_store_nothing(tmp_path):
     store = SQLiteStore(tmp_path / "lb.sqlite")
     for data, _ in BAD.values():

@@ -14,20 +14,8 @@ from PIL import Image
 from builders.dataset.export import build_dataset
 from scale_vqa.prompt import SEED_SYSTEM_PROMPT, build_prompt
 from tests.helpers.tiny_vlm import IMAGE_SIZES, write_release
-from tests.helpers.training_fixtures import tiny_assets
+from tests.training_reference.conftest import CONFIGS
 from training_reference.data import DataError, PromptLength, prepare
-
-
-@pytest.fixture(scope="module")
-def assets(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    return tiny_assets(tmp_path_factory)
-
-
-@pytest.fixture(scope="module")
-def processor(assets: dict):
-    from evaluator.vlm_compat import load_processor
-
-    return load_processor(str(assets["model"]))
 
 
 def built(root: Path, *, drop: tuple[str, ...] = (), drop_all: bool = False) -> Path:
@@ -159,7 +147,7 @@ def test_model_pixel_bounds_reach_the_processor_and_the_counts(assets: dict, pro
 def test_cli_prepare_only_reports_the_counts(assets: dict, capsys: pytest.CaptureFixture[str]) -> None:
     from scale_vqa.cli import main
 
-    config = Path(__file__).resolve().parents[1] / "training_reference" / "configs" / "seed_parity.yaml"
+    config = CONFIGS / "seed_parity.yaml"
     assert main(["train", "grpo", "--config", str(config), "--prepare-only", f"model.path={assets['model']}",
                  f"data.source={assets['data']}"]) == 0
     assert "kept 10/10 prompts; dropped 0 over 5120 tokens" in capsys.readouterr().out

@@ -9,9 +9,8 @@ from pathlib import Path
 import pytest
 
 from scale_vqa.cli import main
+from tests.training_reference.conftest import CONFIGS
 from training_reference.config import ConfigError, from_dict, load_config
-
-CONFIGS = Path(__file__).resolve().parents[1] / "training_reference" / "configs"
 
 
 def test_seed_parity_maps_the_verl_recipe() -> None:
@@ -64,16 +63,18 @@ def test_overrides_apply_yaml_values() -> None:
 
 
 @pytest.mark.parametrize(("text", "overrides", "message"), [
-    ("model: {pth: x}\n", [], r"bad\.yaml: model\.pth: unknown key"),
-    ("data: {max_prompt_tokens: many}\n", [], r"bad\.yaml: data\.max_prompt_tokens: expected int"),
-    ("reward: {mode: paper}\n", [], r"bad\.yaml: reward\.mode: 'paper' is not one of seed, scale_vqa"),
-    ("lora: {enabled: 1}\n", [], r"bad\.yaml: lora\.enabled: expected bool"),
-    ("learning_rate: 1\n", [], r"bad\.yaml: learning_rate: unknown key"),
-    ("model: [1]\n", [], r"bad\.yaml: model: expected a mapping"),
-    ("base: nowhere.yaml\n", [], r"config file not found: .*nowhere\.yaml"),
-    ("model: {path: x\n", [], r"bad\.yaml: not valid YAML"),
-    ("", ["model.path"], r"override 'model\.path': use dotted\.key=value"),
-    ("", ["data.limit=x.y=z"], r"data\.limit: 'x\.y=z' does not match int \| None"),
+    ("model: {pth: x}\n", [], r"bad\.yaml:1: error: model\.pth: unknown key"),
+    ("data:\n  max_prompt_tokens: many\n", [], r"bad\.yaml:2: error: data\.max_prompt_tokens: .*valid integer"),
+    ("reward: {mode: paper}\n", [], r"bad\.yaml:1: error: reward\.mode: .*'seed' or 'scale_vqa', got 'paper'"),
+    ("lora: {enabled: 1}\n", [], r"bad\.yaml:1: error: lora\.enabled: .*valid boolean"),
+    ("output_dir: x\nlearning_rate: 1\n", [], r"bad\.yaml:2: error: learning_rate: unknown key"),
+    ("model: [1]\n", [], r"bad\.yaml:1: error: model: .*valid dictionary"),
+    ("lora:\n  target_modules: 5\n", [], r"bad\.yaml:2: error: lora\.target_modules: expected list\[str\] or str, "
+                                       r"got 5\n?$"),
+    ("base: nowhere.yaml\n", [], r"bad\.yaml:1: error: base: config file not found: .*nowhere\.yaml"),
+    ("model: {path: x\n", [], r"bad\.yaml:2: error: not valid YAML"),
+    ("", ["model.path"], r"override 'model\.path': error: use dotted\.key=value"),
+    ("", ["data.limit=x.y=z"], r"override 'data\.limit=x\.y=z': error: data\.limit: .*valid integer"),
 ])
 def test_bad_configs_name_file_and_field(tmp_path: Path, text: str, overrides: list[str], message: str) -> None:
     path = tmp_path / "bad.yaml"
@@ -83,11 +84,26 @@ def test_bad_configs_name_file_and_field(tmp_path: Path, text: str, overrides: l
 
 
 def test_missing_file_and_required_fields(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="config file not found"):
+    with pytest.raises(ConfigError, match=r"absent\.yaml: error: config file not found"):
         load_config(tmp_path / "absent.yaml")
     config = from_dict({}, "x.yaml")
-    with pytest.raises(ConfigError, match=r"x\.yaml: model\.path: required"):
+    with pytest.raises(ConfigError, match=r"x\.yaml: error: model\.path: required"):
         config.require("model.path")
+    sft = load_config(CONFIGS / "sft.yaml")  # an empty field set in a file: its line
+    with pytest.raises(ConfigError, match=r"sft\.yaml:9: error: model\.path: required"):
+        sft.require("model.path")
+
+
+def test_errors_name_the_base_file_and_line_that_set_the_field(tmp_path: Path) -> None:
+    (tmp_path / "base.yaml").write_text("output_dir: x\n\nmodel:\n  dtype: half\n")
+    (tmp_path / "child.yaml").write_text("base: base.yaml\nlora: {r: 8}\n")
+    with pytest.raises(ConfigError, match=r"base\.yaml:4: error: model\.dtype: .*got 'half'"):
+        load_config(tmp_path / "child.yaml")
+    with pytest.raises(ConfigError) as err:  # every problem at once
+        load_config(tmp_path / "child.yaml", ["lora.r=many", "model.dtype=float32", "grpo=3"])
+    assert "2 error(s)" in str(err.value)
+    assert "override 'lora.r=many': error: lora.r:" in str(err.value)
+    assert "override 'grpo=3': error: grpo:" in str(err.value)
 
 
 def test_trl_field_and_reward_weight_checks(tmp_path: Path) -> None:
@@ -96,8 +112,8 @@ def test_trl_field_and_reward_weight_checks(tmp_path: Path) -> None:
     from training_reference.common import check_trl_kwargs
     from training_reference.grpo import grpo_kwargs
 
-    with pytest.raises(ConfigError, match=r"c\.yaml: grpo\.max_prompt_length: not a GRPOConfig field"):
-        check_trl_kwargs({"max_prompt_length": 5120}, GRPOConfig, "grpo", "c.yaml")
+    with pytest.raises(ConfigError, match=r"c\.yaml: error: grpo\.max_prompt_length: not a GRPOConfig field"):
+        check_trl_kwargs({"max_prompt_length": 5120}, GRPOConfig, "grpo", from_dict({}, "c.yaml"))
     with pytest.raises(ConfigError, match=r"grpo\.reward_weights: set the weights in the reward section"):
         grpo_kwargs(from_dict({"grpo": {"reward_weights": [1, 1]}}), [0.8, 0.2])
     with pytest.raises(ConfigError, match=r"either it or data\.prompts_per_step"):
@@ -112,6 +128,6 @@ def test_cli_print_config_and_errors(tmp_path: Path, capsys: pytest.CaptureFixtu
     bad = tmp_path / "bad.yaml"
     bad.write_text("grpo: {}\nmodle: {}\n")
     assert main(["train", "grpo", "--config", str(bad)]) == 1
-    assert "bad.yaml: modle: unknown key" in capsys.readouterr().err
+    assert "bad.yaml:2: error: modle: unknown key" in capsys.readouterr().err
     assert main(["train", "sft", "--config", str(CONFIGS / "sft.yaml"), "data.source=/d"]) == 1
-    assert "sft.yaml: model.path: required" in capsys.readouterr().err
+    assert "sft.yaml:9: error: model.path: required" in capsys.readouterr().err

@@ -1,0 +1,76 @@
+"""``scale-vqa leaderboard`` as the README runs it, in a subprocess, and the README's client call against it:
+one start-up line, one log line per submission on stderr, none of Gradio's hints; and the command's errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from scale_vqa.cli import main
+from scale_vqa.release import write_release
+from tests.helpers.items import REPO, make_key
+from tests.helpers.tiny_llm import free_port
+
+KEY = make_key(4)
+LINK = "https://huggingface.co/org/model"
+LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} INFO submission: submitter='(.*)' model='(.*)' "
+                      r"variant='(\w+)' decision=(\w+) row=(#\d+|-)( \(.*\))?$")
+
+
+@pytest.mark.slow
+def test_readme_serve_command_and_client_call(tmp_path: Path) -> None:
+    pytest.importorskip("gradio")
+    from leaderboard_app.client import post_submission
+
+    key = tmp_path / "test.json"
+    write_release(KEY, key)
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.Popen([sys.executable, "-m", "scale_vqa.cli", "leaderboard", "--key", str(key), "--db",
+                             str(tmp_path / "leaderboard.sqlite"), "--host", "127.0.0.1", "--port", str(port)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path)
+    stderr: list[str] = []
+    reader = threading.Thread(target=lambda: stderr.extend(proc.stderr), daemon=True)  # type: ignore[arg-type]
+    reader.start()
+    try:
+        first = proc.stdout.readline()  # type: ignore[union-attr]
+        assert first.startswith(f"leaderboard running on http://127.0.0.1:{port}/"), first + "".join(stderr)
+        url = first.split()[3]
+        good = tmp_path / "predictions.jsonl"
+        good.write_text("".join(json.dumps({"id": it.id, "prediction": it.answer}) + "\n" for it in KEY))
+        message = post_submission(url, good, model="Model-CLI", link=LINK, name="erin")  # the README's call
+        assert message.startswith("**Published** (#1): Model-CLI — AVG 100.00")
+        anonymous = post_submission(url, good, model="Model-CLI", link=LINK)
+        assert anonymous.startswith("**Not accepted:**") and "give your name" in anonymous
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=60)
+        reader.join(timeout=10)
+    printed = first + out + "".join(stderr)
+    assert "share=True" not in printed and "Running on local URL" not in printed
+    logged = [LOG_LINE.match(line) for line in "".join(stderr).splitlines() if "submission:" in line]
+    assert all(logged) and [m.groups()[:5] for m in logged] == [  # type: ignore[union-attr]
+        ("erin", "Model-CLI", "standard", "publish", "#1"), ("", "Model-CLI", "standard", "rejected", "-")]
+    assert not any(it.id in "".join(stderr) for it in KEY)  # nothing of the upload or the key
+
+
+def test_missing_key_file_is_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("gradio")
+    assert main(["leaderboard", "--key", str(tmp_path / "absent.json")]) == 1
+    assert "--key" in capsys.readouterr().err
+
+
+def test_missing_app_extra_exits_2(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    import scale_vqa.errors
+
+    monkeypatch.setattr(scale_vqa.errors, "missing_modules", lambda *modules: ["gradio"])
+    assert main(["leaderboard", "--key", "k.json"]) == 2
+    assert 'pip install ".[app]"' in capsys.readouterr().err
