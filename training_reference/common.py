@@ -206,22 +206,28 @@ def console_line(step: int, max_steps: int, logs: dict[str, Any]) -> str:
 def short_console(trainer: Any) -> None:
     """The console of a run: the progress bar and one short line per logging step (instead of the whole log
     dict), plus one warning the first time a GRPO step has no reward variance."""
-    from transformers.trainer_callback import ProgressCallback
+    from transformers.trainer_callback import PrinterCallback, ProgressCallback
 
     class ShortProgress(ProgressCallback):
         warned = False
 
         def on_log(self, args: Any, state: Any, control: Any, logs: dict[str, Any] | None = None,
                    **kwargs: Any) -> None:
-            if not state.is_world_process_zero or self.training_bar is None or not logs:
+            if not state.is_world_process_zero or not logs:
                 return
-            self.training_bar.write(console_line(state.global_step, state.max_steps, logs))
+            write = self.training_bar.write if self.training_bar is not None else _write
+            write(console_line(state.global_step, state.max_steps, logs))
             if logs.get("frac_reward_zero_std") == 1 and not self.warned:
                 self.warned = True
-                self.training_bar.write("warning: " + ZERO_VARIANCE.format(step=state.global_step), file=sys.stderr)
+                write("warning: " + ZERO_VARIANCE.format(step=state.global_step), file=sys.stderr)
 
-    if trainer.pop_callback(ProgressCallback) is not None:
+    # transformers picks the plain printer instead of the progress bar when its log level is above WARNING
+    if trainer.pop_callback(ProgressCallback) is not None or trainer.pop_callback(PrinterCallback) is not None:
         trainer.add_callback(ShortProgress())
+
+
+def _write(text: str, file: Any = None) -> None:
+    print(text, file=file or sys.stdout)
 
 
 def export_merged(trainer: Any, processor: Any, config: TrainConfig) -> Path | None:
