@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from baselines.answerer import Answerer
     from baselines.text_only.registry import AdversarySpec
 
-AUDIT_MODULES = ("numpy", "scipy", "sklearn", "matplotlib", "rapidfuzz")
+AUDIT_MODULES = ("numpy", "scipy", "sklearn", "matplotlib", "rapidfuzz", "markdown_it")
 """What the audit needs (the ``audit`` extra)."""
 
 
