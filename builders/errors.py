@@ -1,5 +1,6 @@
 """How the builders' commands fail: an output folder they may not replace, and built-in errors of the readers
-they call, both reported as bad input (exit 1) through the one error path of :mod:`scale_vqa.errors`."""
+they call, both reported as bad input (exit 1) through the one error path of :mod:`scale_vqa.errors`; and how
+their demo steps skip when an extra is missing."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from scale_vqa.errors import BadInputError, ScaleVQAError
+from scale_vqa.errors import BadInputError, MissingExtraError, ScaleVQAError, require_extra
 
 
 class OutputExistsError(BadInputError, FileExistsError):
@@ -32,3 +33,13 @@ def as_bad_input(*errors: type[Exception]) -> Iterator[None]:
         raise
     except errors as exc:
         raise BadInputError(str(exc)) from exc
+
+
+def demo_skips(extra: str, *modules: str, what: str) -> bool:
+    """True (after printing why) when a demo step must be skipped because `extra` is not installed."""
+    try:
+        require_extra(extra, *modules, what=what)
+    except MissingExtraError as exc:
+        print(f"   skipped: {exc}")
+        return True
+    return False

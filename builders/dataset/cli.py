@@ -6,8 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from builders.errors import as_bad_input
-from scale_vqa.errors import MissingExtraError, require_extra
+from builders.errors import as_bad_input, demo_skips
+from scale_vqa.errors import require_extra
 
 IMAGE_CHECKS = ("fast", "decode", "none")
 DATA_MODULES = ("datasets", "pyarrow", "PIL", "tqdm")
@@ -102,10 +102,7 @@ def demo_step(out: Path, paths: dict[str, Path]) -> int:
     """Step 4: build the demo release into a Hub-ready dataset folder when the data extra is installed."""
     dataset = out / "dataset"
     print(f"\n== 4. scale-vqa build --release {paths['release'].parent} --images {paths['images']} --out {dataset}")
-    try:
-        require_extra("data", *DATA_MODULES, what="building the dataset")
-    except MissingExtraError as exc:
-        print(f"   skipped: {exc}")
+    if demo_skips("data", *DATA_MODULES, what="building the dataset"):
         return 0
     from datasets import load_dataset
 
