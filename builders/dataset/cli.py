@@ -55,7 +55,7 @@ def run_build(args: argparse.Namespace) -> int:
     require_extra("data", *DATA_MODULES, what="scale-vqa build")
     from builders.dataset.export import build_dataset, read_subset
 
-    with as_bad_input(OSError, ValueError):  # the release reader's missing folders and unusable values
+    with as_bad_input(FileNotFoundError, NotADirectoryError, ValueError):  # the release reader's own errors
         subsets = [read_subset(name, path) for name, path in args.config]
         summary = build_dataset(args.release, args.out, images=args.images,
                                 allow_missing_images=args.allow_missing_images, image_check=args.image_check,
