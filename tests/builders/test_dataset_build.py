@@ -28,6 +28,7 @@ from scale_vqa.dimensions import DIMENSIONS, Dimension
 from scale_vqa.item import ImageRefs, Item
 from scale_vqa.problems import InputError
 from scale_vqa.release import load_items, write_release
+from tests.helpers.audit_data import one_thread  # noqa: F401  (the audit run of the hard-subset test)
 
 
 def tiny_image(rel: str, fmt: str = "JPEG", size: int = 24) -> bytes:
