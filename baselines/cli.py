@@ -11,7 +11,7 @@ from typing import Any
 
 
 def add_baselines_parser(sub: argparse._SubParsersAction) -> None:
-    from builders.audit.cli import add_panel_arguments
+    from baselines.text_only.panel_args import add_panel_arguments
 
     p = sub.add_parser("baselines", help="the baseline table: seed models, text-only and chance rows, published "
                                          "numbers",
@@ -211,9 +211,10 @@ def run_measure(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 1
     from baselines.tables.table import write_measured
+    from baselines.text_only.panel import PanelError as AuditError
+    from baselines.text_only.panel import run_panel
+    from baselines.text_only.panel_args import load_panel_inputs
     from baselines.text_only.registry import UnknownAdversary, resolve
-    from builders.audit.cli import load_panel_inputs
-    from builders.audit.engine import AuditError, run_panel
     from scale_vqa.problems import InputError
 
     try:

@@ -21,8 +21,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from baselines.text_only.panel import grouped_folds  # noqa: E402
 from baselines.text_only.registry import resolve  # noqa: E402
-from builders.audit.engine import grouped_folds, run_audit  # noqa: E402
+from builders.audit.engine import run_audit  # noqa: E402
 from scale_vqa.item import Item  # noqa: E402
 from scale_vqa.release import load_items  # noqa: E402
 

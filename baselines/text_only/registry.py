@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from baselines.answerer import Answerer
+from scale_vqa.errors import MissingExtraError, UsageError, missing_modules
 
 
 @dataclass(frozen=True)
@@ -54,15 +55,16 @@ GROUPS = {
 ones when the ``embed`` extra is not installed."""
 
 
-class UnknownAdversary(ValueError):
-    pass
+class UnknownAdversary(UsageError, ValueError):
+    """An ``--adversaries`` list that names no adversary or group, or selects none (exit 2)."""
 
 
 def resolve(names: Iterable[str]) -> list[AdversarySpec]:
     """Specs for a list of adversary and group names (order kept, duplicates dropped).
 
     Raises :class:`UnknownAdversary` naming the bad entry and listing valid ones. Embedding adversaries that
-    are asked for by name but not installed raise too; groups silently skip them.
+    are asked for by name but not installed raise :class:`~scale_vqa.errors.MissingExtraError`; groups silently
+    skip them.
     """
     specs = adversary_specs()
     out: dict[str, AdversarySpec] = {}
@@ -74,8 +76,7 @@ def resolve(names: Iterable[str]) -> list[AdversarySpec]:
             out.update((s.name, s) for s in specs.values() if GROUPS[name](s) and s.available)
         elif name in specs:
             if not specs[name].available:
-                raise UnknownAdversary(f"adversary {name!r} needs the 'embed' extra "
-                                       f"(pip install 'scale-vqa[embed]')")
+                raise MissingExtraError("embed", missing_modules(*specs[name].needs), what=f"adversary {name!r}")
             out[name] = specs[name]
         else:
             raise UnknownAdversary(f"unknown adversary {name!r}; choose from groups {', '.join(GROUPS)} "

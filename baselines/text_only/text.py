@@ -1,5 +1,5 @@
 """Text measures over an item's question and option set, shared by the heuristics, the learned scorers and
-the audit's artifact checks. Pure standard library."""
+the audit's artifact checks. Standard library plus rapidfuzz (edit distances), part of the ``audit`` extra."""
 
 from __future__ import annotations
 

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import argparse
 import re
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from scale_vqa.item import Item
+from baselines.text_only.panel_args import add_panel_arguments, load_panel_inputs
+from builders.errors import demo_skips
+from scale_vqa.errors import EXIT_GATE, BadInputError, GateError, require_extra
 
-EXIT_LEAK = 3
-"""Exit status when ``--fail-above`` is exceeded (1 = bad input, 2 = usage)."""
+if TYPE_CHECKING:
+    from baselines.answerer import Answerer
+    from baselines.text_only.registry import AdversarySpec
+
+AUDIT_MODULES = ("numpy", "scipy", "sklearn", "matplotlib", "rapidfuzz", "markdown_it")
+"""What the audit needs (the ``audit`` extra)."""
 
 
 def leak_fraction(text: str) -> float:
@@ -24,40 +28,6 @@ def leak_fraction(text: str) -> float:
     if not 0 <= value <= 1:
         raise argparse.ArgumentTypeError(f"leak rate must be within 0–1 (or 0–100%): {text!r}")
     return value
-
-
-def add_panel_arguments(p: argparse.ArgumentParser, *, adversaries_help: str = "") -> None:
-    """The arguments of anything that runs the adversary panel (``audit``, ``baselines measure``)."""
-    p.add_argument("files", nargs="+", metavar="FILE", help="MCQ file(s) in the release format (.json / .jsonl)")
-    p.add_argument("--split", help="split name for ids (default: from the file name)")
-    p.add_argument("--fit-on", action="append", metavar="FILE",
-                   help="fit trainable adversaries on this file (repeatable, e.g. the train split) instead of "
-                        "grouped CV by slide")
-    p.add_argument("--adversaries", default="offline", metavar="LIST",
-                   help="comma-separated adversary or group names (groups: heuristics, learned, embedding, fast, "
-                        "offline; default offline). 'scale-vqa audit --list' shows all" + adversaries_help)
-    p.add_argument("--folds", type=int, default=5, help="grouped CV folds (default 5)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--jobs", type=int, default=1,
-                   help="worker processes for the offline adversaries (default 1: on 2 cores one process, whose "
-                        "gradient boosting already uses both cores, is faster; more help on many-core machines)")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
-
-
-def load_panel_inputs(args: argparse.Namespace) -> tuple[list[Item], list[Item] | None]:
-    """The items to answer and the items to fit on (``--fit-on``), warning when they overlap. Raises
-    :class:`~scale_vqa.problems.InputError`."""
-    from scale_vqa.release import load_items
-
-    items = load_items(args.files, split=args.split)
-    fit_items = load_items(args.fit_on) if args.fit_on else None
-    if fit_items is not None:
-        shared = {it.id for it in items} & {it.id for it in fit_items}
-        content = {(it.question, it.options) for it in items} & {(it.question, it.options) for it in fit_items}
-        if shared or content:
-            print(f"warning: the --fit-on file shares {len(shared)} id(s) and {len(content)} question(s) with the "
-                  "audited file: adversaries fitted on it have seen those items", file=sys.stderr)
-    return items, fit_items
 
 
 def add_audit_parser(sub: argparse._SubParsersAction) -> None:
@@ -91,7 +61,7 @@ def add_audit_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--write-subset", metavar="FILE", help="write the unflagged items (hard subset) here, with "
                                                           "FILE's .construction.json beside it")
     p.add_argument("--fail-above", type=leak_fraction, metavar="X",
-                   help=f"exit {EXIT_LEAK} when the share of flagged items exceeds X (e.g. 0.1 or 10%%)")
+                   help=f"exit {EXIT_GATE} when the share of flagged items exceeds X (e.g. 0.1 or 10%%)")
     p.set_defaults(run=run_audit)
 
 
@@ -105,55 +75,48 @@ def _list() -> int:
     return 0
 
 
+def _llm_answerers(args: argparse.Namespace, out: Path) -> list[tuple[AdversarySpec, Answerer]]:
+    """The ``--llm`` answerers, sharing one reply cache."""
+    if not args.llm:
+        return []
+    from baselines.api.cache import ResponseCache
+    from baselines.api.clients import Generation, LLMAnswerer, make_backend
+    from baselines.text_only.registry import AdversarySpec
+
+    cache = ResponseCache(args.cache or out / "llm_cache.sqlite")
+    extra: list[tuple[AdversarySpec, Answerer]] = []
+    for spec in args.llm:
+        backend = make_backend(spec, base_url=args.base_url, api_key_env=args.api_key_env,
+                               timeout=args.timeout) if spec.startswith("openai:") else make_backend(
+            spec, api_key_env=args.api_key_env, timeout=args.timeout)
+        answerer = LLMAnswerer(backend, gen=Generation(max_tokens=args.max_tokens), cache=cache,
+                               concurrency=args.concurrency, rpm=args.rpm, retries=args.retries,
+                               progress=not args.quiet)
+        extra.append((AdversarySpec(answerer.name, "llm", answerer.description, lambda s, a=answerer: a), answerer))
+    return extra
+
+
 def run_audit(args: argparse.Namespace) -> int:
-    try:
-        import numpy  # noqa: F401
-        import sklearn  # noqa: F401
-    except ImportError:
-        print("error: the audit needs the 'audit' extra: pip install 'scale-vqa[audit]'", file=sys.stderr)
-        return 1
+    require_extra("audit", *AUDIT_MODULES, what="scale-vqa audit")
     if args.list:
         return _list()
     from baselines.answerer import AnswererError
-    from baselines.text_only.registry import AdversarySpec, UnknownAdversary, resolve
-    from builders.audit.engine import AuditError, run_audit
+    from baselines.text_only.registry import resolve
+    from builders.audit.engine import run_audit
     from builders.audit.report import console_table, write_reports, write_subset
-    from scale_vqa.problems import InputError
-    try:
-        specs = resolve(args.adversaries.split(","))
-    except UnknownAdversary as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    try:
-        items, fit_items = load_panel_inputs(args)
-    except InputError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    out = Path(args.out or f"audit-{Path(args.files[0]).stem}")
-    extra = []
-    try:
-        if args.llm:
-            from baselines.api.cache import ResponseCache
-            from baselines.api.clients import Generation, LLMAnswerer, make_backend
 
-            cache = ResponseCache(args.cache or out / "llm_cache.sqlite")
-            for spec in args.llm:
-                backend = make_backend(spec, base_url=args.base_url, api_key_env=args.api_key_env,
-                                       timeout=args.timeout) if spec.startswith("openai:") else make_backend(
-                    spec, api_key_env=args.api_key_env, timeout=args.timeout)
-                answerer = LLMAnswerer(backend, gen=Generation(max_tokens=args.max_tokens), cache=cache,
-                                       concurrency=args.concurrency, rpm=args.rpm, retries=args.retries,
-                                       progress=not args.quiet)
-                extra.append((AdversarySpec(answerer.name, "llm", answerer.description, lambda s, a=answerer: a),
-                              answerer))
+    specs = resolve(args.adversaries.split(","))
+    items, fit_items = load_panel_inputs(args)
+    out = Path(args.out or f"audit-{Path(args.files[0]).stem}")
+    try:
+        extra = _llm_answerers(args, out)
         audit = run_audit(items, specs, source=", ".join(args.files), fit_items=fit_items,
                           fit_name=", ".join(args.fit_on) if args.fit_on else None, folds=args.folds, seed=args.seed,
                           permutations=args.permutations, target=args.target,
                           shuffle_check=not args.no_shuffle_check, extra=extra, residual=bool(args.write_subset),
                           progress=not args.quiet, jobs=max(1, args.jobs))
-    except (AuditError, AnswererError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    except AnswererError as exc:  # a missing key, an unreachable server: the run cannot use this input
+        raise BadInputError(str(exc)) from exc
     print(console_table(audit))
     paths = write_reports(audit, out)
     if args.write_subset:
@@ -166,21 +129,16 @@ def run_audit(args: argparse.Namespace) -> int:
         print(f"{answerer.name}: {s.requested} requests, {s.cached} from cache, {s.retries} retries")
     rate = audit.calibration.leak_rate
     if args.fail_above is not None and rate > args.fail_above:
-        print(f"FAIL: leak rate {rate:.1%} ({audit.calibration.flagged} flagged items) exceeds {args.fail_above:.1%}",
-              file=sys.stderr)
-        return EXIT_LEAK
+        raise GateError(f"leak rate {rate:.1%} ({audit.calibration.flagged} flagged items) exceeds "
+                        f"{args.fail_above:.1%} (--fail-above)")
     return 0
 
 
 def demo_step(out: Path, paths: dict[str, Path]) -> int:
     """Step 5: the text-only leak audit of the demo MCQs, when the audit extra is installed."""
-    from scale_vqa.commands import missing_extra
-
     report = out / "audit"
     print(f"\n== 5. scale-vqa audit {paths['release']} --adversaries heuristics,learned --out {report}")
-    problem = missing_extra("audit", "numpy", "scipy", "sklearn", "matplotlib", "rapidfuzz")
-    if problem:
-        print(f"   skipped: {problem}")
+    if demo_skips("audit", *AUDIT_MODULES, what="the audit"):
         return 0
     from baselines.text_only.registry import resolve
     from builders.audit.engine import run_audit

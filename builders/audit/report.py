@@ -5,18 +5,18 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import html
 import io
 import json
-from collections.abc import Sequence
 from pathlib import Path
 
 from builders.audit.engine import AdversaryResult, AuditResult
 from scale_vqa.atomic import atomic_write_bytes, atomic_write_text
 from scale_vqa.dimensions import DIMENSIONS, Dimension
 from scale_vqa.leakstats import LeakStat
+from scale_vqa.markdown import markdown_table
 from scale_vqa.release import write_release
 
+PLOT = "per_dimension.png"
 COLUMNS = ["all", *(d.value for d in DIMENSIONS)]
 HEADERS = ["All", *(d.code for d in DIMENSIONS)]
 
@@ -40,11 +40,21 @@ def ranked(audit: AuditResult) -> list[AdversaryResult]:
     return sorted(audit.adversaries, key=lambda a: -a.stats["all"].accuracy)
 
 
+def _splitter(audit: AuditResult) -> dict[str, str]:
+    """Which splitter made the grouped folds (scikit-learn's, whose order of equal-sized slides is stable from
+    1.9 on): the same folds as the hand-written splitter of earlier versions of this toolkit."""
+    if not audit.folds:
+        return {}
+    import sklearn
+
+    return {"splitter": f"scikit-learn {sklearn.__version__} GroupKFold"}
+
+
 def to_json(audit: AuditResult) -> dict[str, object]:
     cal = audit.calibration
     return {
         "source": audit.source, "n_items": len(audit.items), "seed": audit.seed,
-        "fit": {"fit_on": audit.fit_on, "grouped_folds": audit.folds, "group_by": "wsi_name"},
+        "fit": {"fit_on": audit.fit_on, "grouped_folds": audit.folds, "group_by": "wsi_name", **_splitter(audit)},
         "chance": audit.adversaries[0].stats["all"].chance if audit.adversaries else None,
         "best": audit.best.name if audit.adversaries else None,
         "adversaries": [a.to_dict() for a in audit.adversaries],
@@ -102,13 +112,7 @@ def console_table(audit: AuditResult) -> str:
     return "\n".join(lines)
 
 
-def _md_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    out += ["| " + " | ".join(r) + " |" for r in rows]
-    return "\n".join(out)
-
-
-def markdown(audit: AuditResult, plot_name: str | None = "per_dimension.png") -> str:
+def markdown(audit: AuditResult, plot_name: str | None = PLOT) -> str:
     cal = audit.calibration
     chance = audit.adversaries[0].stats["all"].chance
     fit = (f"trainable adversaries fitted on `{audit.fit_on}`" if audit.fit_on else
@@ -131,7 +135,7 @@ def markdown(audit: AuditResult, plot_name: str | None = "per_dimension.png") ->
                      *(_cell(a.stats.get(c), ci=False) for c in COLUMNS[1:]),
                      _pct(a.shuffled_stats.accuracy) if a.shuffled_stats else "–",
                      f"{a.content_agreement:.2f}" if a.content_agreement is not None else "–"])
-    parts.append(_md_table(["adversary", "kind", "all [95 % CI]", "p", "κ", *HEADERS[1:], "shuffled", "agree"],
+    parts.append(markdown_table(["adversary", "kind", "all [95 % CI]", "p", "κ", *HEADERS[1:], "shuffled", "agree"],
                            rows))
     if plot_name:
         parts += ["", f"![per-dimension accuracy]({plot_name})"]
@@ -156,14 +160,14 @@ def markdown(audit: AuditResult, plot_name: str | None = "per_dimension.png") ->
               f"**{cal.flagged} flagged** ({_pct(cal.leak_rate)} %), **{cal.expected_false_flags:.1f} expected** "
               f"false flags, so at least **{max(0.0, cal.excess):.1f}** items leak. Adversaries are correlated: "
               "trust the excess, not any single flag.", ""]
-    parts.append(_md_table(["dimension", "items", "flagged", "expected false flags"],
+    parts.append(markdown_table(["dimension", "items", "flagged", "expected false flags"],
                            [[f"{Dimension(d).code} {d}", str(cal.n_per_dimension[d]), str(cal.flagged_per_dimension[d]),
                              f"{cal.expected_per_dimension[d]:.1f}"] for d in cal.flagged_per_dimension]))
     parts += ["", "## Generator artifacts", "",
               "Items where a property singles out one option; how often that option is gold, against chance, with "
               "an exact two-sided test (a rule far *below* chance also leaks: it lets a test-taker eliminate "
               "options).", ""]
-    parts.append(_md_table(["check", "items", "gold", "rate", "chance", "p (two-sided)", "verdict"],
+    parts.append(markdown_table(["check", "items", "gold", "rate", "chance", "p (two-sided)", "verdict"],
                            [[c.description, str(c.n), str(c.hits), _pct(c.rate), _pct(c.chance), _p(c.p_value),
                              {"chance": "ok", "above": "**leaks (above)**", "below": "**leaks (below)**"}[c.direction]]
                             for c in audit.checks]))
@@ -178,7 +182,7 @@ def markdown(audit: AuditResult, plot_name: str | None = "per_dimension.png") ->
                   "circularity: *leave-one-out* scores each adversary on the subset selected by the *other* "
                   "adversaries; *refit* trains each learned adversary afresh on the subset (grouped by slide) and "
                   "scores held-out slides only.", ""]
-        parts.append(_md_table(["adversary", "method", "items", "all [95 % CI]", *HEADERS[1:]],
+        parts.append(markdown_table(["adversary", "method", "items", "all [95 % CI]", *HEADERS[1:]],
                                [[f"`{r.name}`", r.method, str(r.n), _cell(r.stats.get("all")),
                                  *(_cell(r.stats.get(c)) for c in COLUMNS[1:])]
                                 for r in sorted(audit.residual, key=lambda r: -(r.stats["all"].accuracy
@@ -227,55 +231,28 @@ def plot_png(audit: AuditResult, top: int = 6) -> bytes:
     return buf.getvalue()
 
 
-def html_page(md_text: str, png: bytes | None) -> str:
-    """A self-contained HTML rendering of the Markdown report (tables, headings, the plot inlined)."""
-    body: list[str] = []
-    lines = md_text.splitlines()
-    i = 0
+STYLE = ("body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}"
+         "table{border-collapse:collapse;margin:1em 0;font-size:14px}th,td{border:1px solid #ccc;"
+         "padding:4px 8px;text-align:left}th{background:#f3f3f3}tr:nth-child(even){background:#fafafa}"
+         "img{max-width:100%}code{background:#f3f3f3;padding:0 3px}")
 
-    def inline(t: str) -> str:
-        import re
 
-        codes: list[str] = []
+def html_page(md_text: str, png: bytes | None, plot_name: str = PLOT) -> str:
+    """A self-contained HTML rendering of the Markdown report (markdown-it-py, CommonMark with tables; raw HTML
+    in the text is escaped), with the plot `plot_name` inlined from `png`."""
+    from markdown_it import MarkdownIt
 
-        def stash(m: re.Match[str]) -> str:  # code spans first, so their * and _ stay literal
-            codes.append(f"<code>{m.group(1)}</code>")
-            return f"\x00{len(codes) - 1}\x00"
-
-        t = re.sub(r"`(.+?)`", stash, html.escape(t))
-        t = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", t)
-        t = re.sub(r"(?<![\w*])\*(?!\s)(.+?)(?<!\s)\*(?![\w*])", r"<em>\1</em>", t)
-        return re.sub("\x00(\\d+)\x00", lambda m: codes[int(m.group(1))], t)
-
-    while i < len(lines):
-        line = lines[i]
-        if line.startswith("|"):
-            rows = []
-            while i < len(lines) and lines[i].startswith("|"):
-                if not set(lines[i]) <= set("|-: "):
-                    rows.append([c.strip() for c in lines[i].strip().strip("|").split("|")])
-                i += 1
-            head, *rest = rows
-            body.append("<table><thead><tr>" + "".join(f"<th>{inline(c)}</th>" for c in head) + "</tr></thead><tbody>"
-                        + "".join("<tr>" + "".join(f"<td>{inline(c)}</td>" for c in r) + "</tr>" for r in rest)
-                        + "</tbody></table>")
-            continue
-        if line.startswith("!["):
-            if png is not None:
-                data = base64.b64encode(png).decode()
-                body.append(f'<img alt="per-dimension accuracy" src="data:image/png;base64,{data}">')
-        elif line.startswith("#"):
-            level = len(line) - len(line.lstrip("#"))
-            body.append(f"<h{level}>{inline(line[level:].strip())}</h{level}>")
-        elif line.strip():
-            body.append(f"<p>{inline(line)}</p>")
-        i += 1
-    style = ("body{font-family:system-ui,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}"
-             "table{border-collapse:collapse;margin:1em 0;font-size:14px}th,td{border:1px solid #ccc;"
-             "padding:4px 8px;text-align:left}th{background:#f3f3f3}tr:nth-child(even){background:#fafafa}"
-             "img{max-width:100%}code{background:#f3f3f3;padding:0 3px}")
+    md = MarkdownIt("commonmark", {"html": False}).enable("table")
+    tokens = md.parse(md_text)
+    if png is not None:
+        src = "data:image/png;base64," + base64.b64encode(png).decode()
+        for token in tokens:
+            for child in token.children or ():
+                if child.type == "image" and child.attrGet("src") == plot_name:
+                    child.attrSet("src", src)
+    body = md.renderer.render(tokens, md.options, {})
     return (f"<!doctype html><html><head><meta charset='utf-8'><title>Scale-VQA leak audit</title>"
-            f"<style>{style}</style></head><body>{''.join(body)}</body></html>\n")
+            f"<style>{STYLE}</style></head><body>\n{body}</body></html>\n")
 
 
 def write_reports(audit: AuditResult, out: Path) -> dict[str, Path]:
@@ -283,9 +260,9 @@ def write_reports(audit: AuditResult, out: Path) -> dict[str, Path]:
     out.mkdir(parents=True, exist_ok=True)
     png = plot_png(audit) if audit.adversaries else None
     paths = {"json": out / "audit.json", "markdown": out / "report.md", "html": out / "report.html",
-             "flags": out / "flags.jsonl", "plot": out / "per_dimension.png"}
+             "flags": out / "flags.jsonl", "plot": out / PLOT}
     atomic_write_text(paths["json"], json.dumps(to_json(audit), indent=2, ensure_ascii=False) + "\n")
-    md_text = markdown(audit, "per_dimension.png" if png else None)
+    md_text = markdown(audit, PLOT if png else None)
     atomic_write_text(paths["markdown"], md_text)
     atomic_write_text(paths["html"], html_page(md_text, png))
     atomic_write_text(paths["flags"], "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in flag_records(audit)))

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from builders.dataset.features import features
 from scale_vqa import __version__
 from scale_vqa.dimensions import DIMENSIONS, SCALES
+from scale_vqa.markdown import markdown_table
 
 if TYPE_CHECKING:
     from builders.dataset.export import BuildSummary, SplitStats
@@ -18,6 +19,11 @@ CITATION = """@article{phan2026scalevqa,
   journal = {arXiv preprint arXiv:2606.17412},
   year    = {2026}
 }"""
+
+
+def _file_name(path: str) -> str:
+    """The last part of a path written with / or \\ separators."""
+    return path.replace("\\", "/").rsplit("/", 1)[-1]
 
 
 def _size_category(n: int) -> str:
@@ -65,7 +71,7 @@ def _subset_section(summary: BuildSummary) -> list[str]:
     for name, sub in summary.subsets.items():
         sizes = ", ".join(f"{s.name} {s.n_rows}" for s in sub.splits.values())
         lines += [f"### `{name}`", "", f"`load_dataset(…, \"{name}\")`: {sizes} items, listed by "
-                  f"`{sub.file.replace(chr(92), '/').rsplit('/', 1)[-1]}`.", ""]
+                  f"`{_file_name(sub.file)}`.", ""]
         c = sub.construction
         if c:
             rate = c.get("false_flag_rate", {})
@@ -85,23 +91,34 @@ def _subset_section(summary: BuildSummary) -> list[str]:
 
 def _dimension_table(summary: BuildSummary) -> list[str]:
     names = list(summary.splits)
-    lines = ["| code | dimension | " + " | ".join(names) + " |", "|---|---|" + "---:|" * len(names)]
-    for dim in DIMENSIONS:
-        counts = " | ".join(str(summary.splits[s].dimensions.get(dim.value, 0)) for s in names)
-        lines.append(f"| `{dim.code}` | {dim.value} | {counts} |")
-    totals = " | ".join(f"**{summary.splits[s].n_rows}**" for s in names)
-    lines.append(f"| | **total** | {totals} |")
-    return lines
+    rows: list[list[object]] = [[f"`{dim.code}`", dim.value, *(summary.splits[s].dimensions.get(dim.value, 0)
+                                                               for s in names)] for dim in DIMENSIONS]
+    rows.append(["", "**total**", *(f"**{summary.splits[s].n_rows}**" for s in names)])
+    return markdown_table(["code", "dimension", *names], rows, "ll" + "r" * len(names)).splitlines()
 
 
 def _split_table(summary: BuildSummary) -> list[str]:
-    lines = ["| split | items | " + " | ".join(f"`{s.value}` images" for s in SCALES) + " | shards | source |",
-             "|---|---:|" + "---:|" * len(SCALES) + "---:|---|"]
-    for stats in summary.splits.values():
-        imgs = " | ".join(str(stats.images.get(s.value, 0)) for s in SCALES)
-        source = stats.file.replace("\\", "/").rsplit("/", 1)[-1]
-        lines.append(f"| {stats.name} | {stats.n_rows} | {imgs} | {len(stats.shards)} | `{source}` |")
-    return lines
+    header = ["split", "items", *(f"`{s.value}` images" for s in SCALES), "shards", "source"]
+    rows = [[stats.name, stats.n_rows, *(stats.images.get(s.value, 0) for s in SCALES), len(stats.shards),
+             f"`{_file_name(stats.file)}`"] for stats in summary.splits.values()]
+    return markdown_table(header, rows, "lr" + "r" * len(SCALES) + "rl").splitlines()
+
+
+FIELDS_TABLE = markdown_table(["field", "type", "meaning"], [
+    ["`id`", "string", "stable item id (`val-00001`: split prefix + the release's `No`; else the release's own `id` or "
+                       "a content hash)"],
+    ["`question`", "string", "question text"],
+    ["`options`", "list of strings", "option texts in letter order A, B, C … (2–10)"],
+    ["`answer`", "ClassLabel `A`…`J`", "gold letter; its index is the position in `options`"],
+    ["`rationale`", "string", "explanation of the gold answer"],
+    ["`dimension`", "ClassLabel", "reasoning dimension: "
+     + ", ".join(f"{i} `{d.value}` (`{d.code}`)" for i, d in enumerate(DIMENSIONS))],
+    ["`wsi_name`", "string", "whole-slide image the region comes from (split or cross-validate by it)"],
+    ["`path_id`", "string", "region id; the items of one region share its images"],
+    ["`low_mag`, `mid_mag`, `high_mag`", "Image (nullable)", "the original image files, bytes unchanged"],
+    ["`low_mag_path`, `mid_mag_path`, `high_mag_path`", "string (nullable)", "the release's relative image paths"],
+])
+"""The card's schema section."""
 
 
 def render_card(summary: BuildSummary, *, license: str) -> str:
@@ -141,21 +158,7 @@ def render_card(summary: BuildSummary, *, license: str) -> str:
         "",
         "## Fields",
         "",
-        "| field | type | meaning |",
-        "|---|---|---|",
-        "| `id` | string | stable item id (`val-00001`: split prefix + the release's `No`; else the release's own "
-        "`id` or a content hash) |",
-        "| `question` | string | question text |",
-        "| `options` | list of strings | option texts in letter order A, B, C … (2–10) |",
-        "| `answer` | ClassLabel `A`…`J` | gold letter; its index is the position in `options` |",
-        "| `rationale` | string | explanation of the gold answer |",
-        "| `dimension` | ClassLabel | reasoning dimension: "
-        + ", ".join(f"{i} `{d.value}` (`{d.code}`)" for i, d in enumerate(DIMENSIONS)) + " |",
-        "| `wsi_name` | string | whole-slide image the region comes from (split or cross-validate by it) |",
-        "| `path_id` | string | region id; the items of one region share its images |",
-        "| `low_mag`, `mid_mag`, `high_mag` | Image (nullable) | the original image files, bytes unchanged |",
-        "| `low_mag_path`, `mid_mag_path`, `high_mag_path` | string (nullable) | the release's relative image "
-        "paths |",
+        *FIELDS_TABLE.splitlines(),
         "",
         "## License",
         "",

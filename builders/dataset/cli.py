@@ -6,7 +6,12 @@ import argparse
 import sys
 from pathlib import Path
 
+from builders.errors import as_bad_input, demo_skips
+from scale_vqa.errors import require_extra
+
 IMAGE_CHECKS = ("fast", "decode", "none")
+DATA_MODULES = ("datasets", "pyarrow", "PIL", "tqdm")
+"""What ``build`` needs (the ``data`` extra)."""
 
 
 def add_build_parser(sub: argparse._SubParsersAction) -> None:
@@ -26,39 +31,36 @@ def add_build_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--overwrite", action="store_true", help="replace OUT if an earlier build made it")
     p.add_argument("--max-shard-size", type=int, default=500, metavar="MB", help="shard size (default 500 MB)")
     p.add_argument("--license", default="unknown", help="license id for the card (default: unknown)")
-    p.add_argument("--config", action="append", default=[], metavar="NAME=FILE",
+    p.add_argument("--config", action="append", default=[], type=config_arg, metavar="NAME=FILE",
                    help="add a config holding only the items listed in FILE (e.g. the hard subset written by "
                         "`scale-vqa audit --write-subset`); repeatable")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=run_build)
 
 
-def run_build(args: argparse.Namespace) -> int:
-    from scale_vqa.commands import missing_extra
-    from scale_vqa.problems import InputError
+def config_arg(text: str) -> tuple[str, str]:
+    """``--config NAME=FILE`` → (name, file); a malformed value or name is a usage error."""
+    from builders.dataset.export import check_subset_name
 
-    problem = missing_extra("data", "datasets", "pyarrow", "PIL", "tqdm")
-    if problem:
-        print(f"error: {problem}", file=sys.stderr)
-        return 1
-    from builders.dataset.export import build_dataset, read_subset
+    name, sep, path = text.partition("=")
+    if not sep or not path.strip():
+        raise argparse.ArgumentTypeError(f"{text!r}: use NAME=FILE")
     try:
-        subsets = []
-        for spec in args.config:
-            name, sep, path = spec.partition("=")
-            if not sep or not path:
-                raise ValueError(f"--config {spec!r}: use NAME=FILE")
-            subsets.append(read_subset(name.strip(), path.strip()))
+        return check_subset_name(name.strip()), path.strip()
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def run_build(args: argparse.Namespace) -> int:
+    require_extra("data", *DATA_MODULES, what="scale-vqa build")
+    from builders.dataset.export import build_dataset, read_subset
+
+    with as_bad_input(FileNotFoundError, NotADirectoryError, ValueError):  # the release reader's own errors
+        subsets = [read_subset(name, path) for name, path in args.config]
         summary = build_dataset(args.release, args.out, images=args.images,
                                 allow_missing_images=args.allow_missing_images, image_check=args.image_check,
                                 overwrite=args.overwrite, max_shard_bytes=args.max_shard_size * 2**20,
                                 license=args.license, progress=not args.quiet, subsets=subsets)
-    except InputError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    except (FileNotFoundError, FileExistsError, NotADirectoryError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
     for problem in summary.warnings[:20]:
         print(problem, file=sys.stderr)
     if len(summary.warnings) > 20:
@@ -70,11 +72,6 @@ def run_build(args: argparse.Namespace) -> int:
     print(f'load it with: datasets.load_dataset("{summary.out}")'
           + "".join(f' (or "{summary.out}", "{name}")' for name in summary.subsets))
     return 0
-
-
-
-
-
 
 
 def add_push_parser(sub: argparse._SubParsersAction) -> None:
@@ -92,32 +89,20 @@ def add_push_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run_push(args: argparse.Namespace) -> int:
-    from scale_vqa.commands import missing_extra
+    require_extra("data", "huggingface_hub", "datasets", what="scale-vqa push")
+    from builders.dataset.hub import push_folder
 
-    problem = missing_extra("data", "huggingface_hub", "datasets")
-    if problem:
-        print(f"error: {problem}", file=sys.stderr)
-        return 1
-    from builders.dataset.hub import PushError, push_folder
-    try:
-        url = push_folder(args.folder, args.repo_id, token=args.token, private=args.private,
-                          revision=args.revision, message=args.message)
-    except PushError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    url = push_folder(args.folder, args.repo_id, token=args.token, private=args.private, revision=args.revision,
+                      message=args.message)
     print(f"uploaded {args.folder} to https://huggingface.co/datasets/{args.repo_id} ({url})")
     return 0
 
 
 def demo_step(out: Path, paths: dict[str, Path]) -> int:
     """Step 4: build the demo release into a Hub-ready dataset folder when the data extra is installed."""
-    from scale_vqa.commands import missing_extra
-
     dataset = out / "dataset"
     print(f"\n== 4. scale-vqa build --release {paths['release'].parent} --images {paths['images']} --out {dataset}")
-    problem = missing_extra("data", "datasets", "pyarrow", "PIL", "tqdm")
-    if problem:
-        print(f"   skipped: {problem}")
+    if demo_skips("data", *DATA_MODULES, what="building the dataset"):
         return 0
     from datasets import load_dataset
 

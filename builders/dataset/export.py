@@ -7,8 +7,8 @@ Layout of the output (what ``load_dataset(OUT)`` and the Hub read)::
     OUT/checksums.sha256                            sha256 of every other file (``sha256sum -c`` format)
 
 Rows are streamed: at most one row group (default 100 rows) is in memory, and a shard is closed once it holds
-`max_shard_bytes`. Everything is written into a temporary folder beside OUT and renamed into place at the end,
-so a failed build never leaves a half-written OUT.
+`max_shard_bytes`. Everything is written with :func:`scale_vqa.atomic.atomic_dir` (a temporary folder beside OUT,
+renamed into place at the end, with the umask's modes), so a failed build never leaves a half-written OUT.
 """
 
 from __future__ import annotations
@@ -16,8 +16,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import shutil
-import tempfile
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -27,8 +25,10 @@ from typing import Any
 from builders.dataset.features import IMAGE_COLUMNS, features
 from builders.dataset.images import ImageCheck
 from builders.dataset.rows import Release, RowMaker, load_release
-from scale_vqa.atomic import replace_dir
+from builders.errors import refuse_existing
+from scale_vqa.atomic import atomic_dir
 from scale_vqa.dimensions import DIMENSIONS, SCALES
+from scale_vqa.errors import BadInputError
 from scale_vqa.problems import Problem
 
 CHECKSUMS = "checksums.sha256"
@@ -177,13 +177,19 @@ class Subset:
 SUBSET_NAME = re.compile(r"[a-z][a-z0-9_]*")
 
 
+def check_subset_name(name: str) -> str:
+    """`name` if it can name a config; else ValueError."""
+    if not SUBSET_NAME.fullmatch(name) or name == "default":
+        raise ValueError(f"config name {name!r}: use lower-case letters, digits and _, not 'default'")
+    return name
+
+
 def read_subset(name: str, path: str | Path) -> Subset:
     """A subset config from an MCQ file (e.g. ``scale-vqa audit --write-subset``): only its item ids are used;
     the rows come from the release, so images and fields are the release's own."""
     from scale_vqa.release import load_items
 
-    if not SUBSET_NAME.fullmatch(name) or name == "default":
-        raise ValueError(f"config name {name!r}: use lower-case letters, digits and _, not 'default'")
+    check_subset_name(name)
     path = Path(path)
     ids = {item.id for item in load_items(path)}
     construction_file = path.with_name(path.name.split(".")[0] + ".construction.json")
@@ -194,6 +200,11 @@ def read_subset(name: str, path: str | Path) -> Subset:
 def _is_our_build(folder: Path) -> bool:
     card = folder / CARD
     return card.is_file() and MARKER in card.read_text(encoding="utf-8", errors="replace")
+
+
+def _replaceable(folder: Path) -> bool:
+    """`--overwrite` may replace an earlier build or an empty folder."""
+    return _is_our_build(folder) or (folder.is_dir() and not any(folder.iterdir()))
 
 
 def _write_split(release: Release, split: str, maker: RowMaker, data: Path, stats: SplitStats, *,
@@ -222,30 +233,27 @@ def build_dataset(release: str | Path, out: str | Path, *, images: str | Path | 
                   subsets: Iterable[Subset] = ()) -> BuildSummary:
     """Build the dataset folder `out` from the split files in `release` (images under `images`, default
     `release`). Raises :class:`~scale_vqa.problems.InputError` listing every problem (bad records, missing or
-    broken image files), FileNotFoundError / FileExistsError / ValueError for unusable folders; `out` is then
-    left as it was. Each of `subsets` becomes an extra config (``load_dataset(out, name)``)."""
+    broken image files), :class:`~builders.errors.OutputExistsError` when `out` may not be replaced,
+    :class:`~scale_vqa.errors.BadInputError` for subsets that do not fit the release, FileNotFoundError /
+    ValueError for unusable folders; `out` is then left as it was. Each of `subsets` becomes an extra config
+    (``load_dataset(out, name)``)."""
     from tqdm.auto import tqdm
 
     from builders.dataset.card import render_card
 
     out = Path(out)
-    if out.exists() and not (overwrite and (_is_our_build(out) or (out.is_dir() and not any(out.iterdir())))):
-        hint = " and was not made by `scale-vqa build`" if overwrite else "; pass --overwrite to replace it"
-        raise FileExistsError(f"{out} exists{hint}")
+    refuse_existing(out, overwrite=overwrite, ours=_replaceable, command="build")
     rel = load_release(release, images, allow_missing_images=allow_missing_images)
     subsets = list(subsets)
     known = {item.id for items in rel.items.values() for item in items}
     for sub in subsets:
         unknown = sorted(sub.ids - known)
         if unknown:
-            raise ValueError(f"subset {sub.name} ({sub.file}): {len(unknown)} id(s) not in the release, e.g. "
-                             + ", ".join(unknown[:5]))
+            raise BadInputError(f"subset {sub.name} ({sub.file}): {len(unknown)} id(s) not in the release, e.g. "
+                                + ", ".join(unknown[:5]))
     if len({sub.name for sub in subsets}) < len(subsets):
-        raise ValueError("two subsets have the same config name")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
-    try:
-        tmp.chmod(0o755)  # mkdtemp makes it private; the result is an ordinary folder
+        raise BadInputError("two subsets have the same config name")
+    with atomic_dir(out) as tmp:
         data = tmp / DATA_DIR
         data.mkdir()
         maker = RowMaker(rel.image_root, check=image_check, allow_missing_images=allow_missing_images)
@@ -271,10 +279,6 @@ def build_dataset(release: str | Path, out: str | Path, *, images: str | Path | 
                                {p.name: sha256_file(p) for p in rel.files.values()}, {s.name: s for s in subsets})
         (tmp / CARD).write_text(render_card(summary, license=license), encoding="utf-8")
         write_checksums(tmp)
-        replace_dir(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return summary
 
 

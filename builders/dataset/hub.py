@@ -6,10 +6,11 @@ import os
 from pathlib import Path
 
 from builders.dataset.export import CARD, DATA_DIR, verify_checksums
+from scale_vqa.errors import BadInputError
 
 
-class PushError(Exception):
-    """The folder cannot be uploaded (offline, no token, not a built folder, or the Hub refused)."""
+class PushError(BadInputError):
+    """The folder cannot be uploaded: offline, no token, not a built folder, or the Hub refused (exit 1)."""
 
 
 def _offline() -> bool:

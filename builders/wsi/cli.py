@@ -6,6 +6,8 @@ import argparse
 import os
 import sys
 
+from scale_vqa.errors import UsageError, require_extra
+
 
 def add_extract_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("extract", help="cut nested 1×/4×/20× ROI triplets out of whole-slide images",
@@ -34,26 +36,15 @@ def add_extract_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run_extract(args: argparse.Namespace) -> int:
-    from scale_vqa.commands import missing_extra
-
-    problem = missing_extra("wsi", "openslide", "numpy", "PIL", "tqdm")
-    if problem:
-        print(f"error: {problem}", file=sys.stderr)
-        return 1
+    require_extra("wsi", "openslide", "numpy", "PIL", "tqdm", what="scale-vqa extract")
     from builders.wsi.extract import MANIFEST, ExtractConfig, extract
 
     if args.size < 8 or args.regions < 1 or not 0 <= args.min_tissue <= 1 or not 1 <= args.quality <= 100:
-        print("error: need --size >= 8, --regions >= 1, 0 <= --min-tissue <= 1, 1 <= --quality <= 100",
-              file=sys.stderr)
-        return 2
+        raise UsageError("need --size >= 8, --regions >= 1, 0 <= --min-tissue <= 1, 1 <= --quality <= 100")
     config = ExtractConfig(size=args.size, regions=args.regions, base_mag=args.base_mag, seed=args.seed,
                            image_format=args.format, quality=args.quality, min_tissue=args.min_tissue)
-    try:
-        summary = extract(args.slides, args.out, config, workers=args.workers, overwrite=args.overwrite,
-                          progress=not args.quiet)
-    except (FileExistsError, RuntimeError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    summary = extract(args.slides, args.out, config, workers=args.workers, overwrite=args.overwrite,
+                      progress=not args.quiet)
     for plan in summary.slides:
         if plan.status == "ok":
             print(f"{plan.path}: {len(plan.regions)} triplet(s), base {plan.base_mag:g}× ({plan.mag_source})")

@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 import multiprocessing
 import shutil
-import tempfile
 import uuid
 from collections.abc import Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
@@ -29,10 +28,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from builders.errors import refuse_existing
 from builders.wsi.slide import SlideError, base_magnification, open_slide, read_view, thumbnail, window_size
 from builders.wsi.tissue import Region, choose_regions, slide_seed, tissue_mask
-from scale_vqa.atomic import replace_dir
+from scale_vqa.atomic import atomic_dir
 from scale_vqa.dimensions import SCALES
+from scale_vqa.errors import BadInputError
 
 MANIFEST = "manifest.json"
 REPORT = "extract_report.json"
@@ -193,6 +194,10 @@ def _executor(workers: int) -> Executor:
     return ProcessPoolExecutor(max_workers=workers, mp_context=context)
 
 
+class NoSlideError(BadInputError, RuntimeError):
+    """No slide of the input could be extracted (exit 1)."""
+
+
 def slide_names(paths: Sequence[str | Path]) -> list[str]:
     """A folder-safe, unique name per slide: the file stem (``-2``, ``-3`` … appended to repeats)."""
     names: list[str] = []
@@ -207,37 +212,30 @@ def slide_names(paths: Sequence[str | Path]) -> list[str]:
 
 def extract(slides: Sequence[str | Path], out: str | Path, config: ExtractConfig | None = None, *,
             workers: int = 1, overwrite: bool = False, progress: bool = True) -> ExtractSummary:
-    """Extract ROI triplets from `slides` into `out` (see the module docstring). Raises FileExistsError when
-    `out` exists (and `overwrite` is off or another tool made it) and RuntimeError when no slide worked."""
+    """Extract ROI triplets from `slides` into `out` (see the module docstring). Raises
+    :class:`~builders.errors.OutputExistsError` (a FileExistsError) when `out` exists (and `overwrite` is off or
+    another tool made it) and :class:`NoSlideError` (a RuntimeError) when no slide worked."""
     from tqdm.auto import tqdm
 
     config = config or ExtractConfig()
     out = Path(out)
-    if out.exists() and not (overwrite and (out / MARKER).exists()):
-        hint = " and was not made by `scale-vqa extract`" if overwrite else "; pass --overwrite to replace it"
-        raise FileExistsError(f"{out} exists{hint}")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+    refuse_existing(out, overwrite=overwrite, ours=lambda folder: (folder / MARKER).exists(), command="extract")
     try:
-        tmp.chmod(0o755)
-        names = slide_names(slides)
-        with _executor(workers) as pool:
-            plans = [f.result() for f in [pool.submit(plan_slide, str(p), n, config) for p, n in zip(
-                slides, names, strict=True)]]
-            records = _read_all(pool, plans, tmp, config, progress, tqdm)
-        ok = [p for p in plans if p.status == "ok"]
-        if not ok:
-            reasons = "\n  ".join(p.error if p.error and p.error.startswith(str(p.path)) else f"{p.path}: {p.error}"
-                                   for p in plans)
-            raise RuntimeError(f"no slide could be extracted:\n  {reasons}")
-        (tmp / MANIFEST).write_text(json.dumps(records, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-        report = {"config": asdict(config), "slides": [_plan_dict(p) for p in plans]}
-        (tmp / REPORT).write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-        (tmp / MARKER).write_text("made by `scale-vqa extract`\n", encoding="utf-8")
-        replace_dir(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        with atomic_dir(out) as tmp:
+            names = slide_names(slides)
+            with _executor(workers) as pool:
+                plans = [f.result() for f in [pool.submit(plan_slide, str(p), n, config) for p, n in zip(
+                    slides, names, strict=True)]]
+                records = _read_all(pool, plans, tmp, config, progress, tqdm)
+            ok = [p for p in plans if p.status == "ok"]
+            if not ok:
+                reasons = "\n  ".join(p.error if p.error and p.error.startswith(str(p.path)) else f"{p.path}: {p.error}"
+                                       for p in plans)
+                raise NoSlideError(f"no slide could be extracted:\n  {reasons}")
+            (tmp / MANIFEST).write_text(json.dumps(records, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+            report = {"config": asdict(config), "slides": [_plan_dict(p) for p in plans]}
+            (tmp / REPORT).write_text(json.dumps(report, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+            (tmp / MARKER).write_text("made by `scale-vqa extract`\n", encoding="utf-8")
     finally:
         if workers <= 1:
             close_slides()

@@ -4,6 +4,9 @@ with no text signal at all (independent random options, gold letter uniform)."""
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
+
+import pytest
 
 from scale_vqa.dimensions import DIMENSIONS
 from scale_vqa.item import ImageRefs, Item
@@ -57,3 +60,23 @@ def random_items(n: int, seed: int = 0, slides: int = 10, n_options: int = 4) ->
         options = [" ".join(phrase(rng, rng.randint(3, 9))) for _ in range(n_options)]
         out.append(_item(i, options, rng.randrange(n_options), i % slides))
     return out
+
+
+def mixed(n_leaky: int, n_clean: int) -> list[Item]:
+    """Edit-leaky items (ids L…) among items without text signal (ids C…)."""
+    return ([it.with_(id=f"L{i}") for i, it in enumerate(edited_items(n_leaky, seed=1))]
+            + [it.with_(id=f"C{i}") for i, it in enumerate(random_items(n_clean, seed=2))])
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread() -> Iterator[None]:
+    """One OpenMP/BLAS thread in a test module (autouse where imported). The learned adversaries fit a few hundred
+    rows: more threads only add overhead, and on a busy 2-core runner spinning OpenMP threads made gradient
+    boosting ~5× slower (the audit's worker processes run one thread each for the same reason)."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # no audit extra: nothing to limit
+        yield
+        return
+    with threadpool_limits(limits=1):
+        yield

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.util
+
 import pytest
 
 pytest.importorskip("sklearn")
@@ -12,7 +14,8 @@ from baselines.text_only.learned import LEARNED, LearnedAnswerer
 from baselines.text_only.registry import UnknownAdversary, resolve
 from baselines.text_only.text import diff_words, edit_degree, is_single_edit, jaccard, unique_words, word_edit_distance
 from scale_vqa.dimensions import Dimension
-from tests.helpers.audit_data import edited_items, random_items
+from scale_vqa.errors import MissingExtraError, UsageError
+from tests.helpers.audit_data import edited_items, one_thread, random_items  # noqa: F401
 from tests.helpers.items import make_item
 
 
@@ -105,6 +108,16 @@ def test_registry_groups_and_errors():
         resolve(["nope"])
     with pytest.raises(UnknownAdversary, match="no adversaries"):
         resolve([" "])
+    assert issubclass(UnknownAdversary, UsageError)
+
+
+def test_an_embedding_adversary_without_its_extra_is_named(monkeypatch):
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "sentence_transformers" else real(name, *a))
+    assert "emb_centroid" not in [s.name for s in resolve(["offline"])]  # groups skip it
+    with pytest.raises(MissingExtraError, match=r"adversary 'emb_centroid' needs the embed extra"):
+        resolve(["emb_centroid"])
 
 
 @pytest.mark.slow

@@ -250,3 +250,16 @@ def test_cli_extract_reports_skips_and_fails_when_nothing_works(slides, tmp_path
     assert main(["extract", str(slides["corrupt"]), "--out", str(bad), "--quiet"]) == 1
     assert "no slide could be extracted" in capsys.readouterr().err
     assert not bad.exists() and not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_cli_extract_bad_values_are_usage_errors(slides, tmp_path, capsys) -> None:
+    for bad in (["--size", "4"], ["--regions", "0"], ["--min-tissue", "2"], ["--quality", "0"]):
+        assert main(["extract", str(slides["nometa"]), "--out", str(tmp_path / "o"), *bad]) == 2
+        assert "need --size >= 8" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+
+def test_extract_output_keeps_the_umask_modes(slides, tmp_path, umask_022) -> None:
+    out = tmp_path / "rois"
+    extract([slides["nometa"]], out, ExtractConfig(size=SIZE, regions=1, base_mag=20), progress=False)
+    assert umask_022(out) == {"dirs": {0o755}, "files": {0o644}}

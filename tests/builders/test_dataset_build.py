@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import io
 import json
 import zlib
@@ -17,15 +18,17 @@ from datasets import load_dataset
 from PIL import Image
 
 from builders.dataset.builder import ScaleVQA
+from builders.dataset.cli import demo_step
 from builders.dataset.export import build_dataset, verify_checksums
 from builders.dataset.features import features
 from builders.dataset.images import image_problem
 from scale_vqa.cli import main
-from scale_vqa.demo import make_demo_release
+from scale_vqa.demo import make_demo_release, write_demo
 from scale_vqa.dimensions import DIMENSIONS, Dimension
 from scale_vqa.item import ImageRefs, Item
 from scale_vqa.problems import InputError
 from scale_vqa.release import load_items, write_release
+from tests.helpers.audit_data import one_thread  # noqa: F401  (the audit run of the hard-subset test)
 
 
 def tiny_image(rel: str, fmt: str = "JPEG", size: int = 24) -> bytes:
@@ -307,12 +310,22 @@ def test_dimension_class_label_matches_core() -> None:
 
 
 def test_demo_builds_its_release_into_a_dataset(tmp_path, capsys) -> None:
+    """The demo's step 4 (the whole demo runs in tests/test_cli.py)."""
     out = tmp_path / "demo"
-    assert main(["demo", "--out", str(out)]) == 0
+    paths = write_demo(out)
+    assert demo_step(out, paths) == 0
     text = capsys.readouterr().out
     assert "== 4. scale-vqa build" in text and "60 rows" in text and "id val-00001, 3 images" in text
     assert verify_checksums(out / "dataset") == []
     assert load_dataset(str(out / "dataset"), split="validation", cache_dir=str(tmp_path / "c")).num_rows == 60
+
+
+def test_demo_step_is_skipped_without_the_data_extra(tmp_path, capsys, monkeypatch) -> None:
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "pyarrow" else real(name, *a))
+    assert demo_step(tmp_path, {"release": tmp_path / "release" / "val.json", "images": tmp_path / "images"}) == 0
+    assert 'skipped: building the dataset needs the data extra (pyarrow not installed): pip install ".[data]"' in (
+        capsys.readouterr().out)
 
 
 def test_audit_hard_subset_becomes_a_config(tmp_path, capsys) -> None:
@@ -341,4 +354,23 @@ def test_audit_hard_subset_becomes_a_config(tmp_path, capsys) -> None:
     assert main(["build", "--release", str(demo), "--images", str(demo / "images"), "--out", str(tmp_path / "o2"),
                  "--quiet", "--config", f"hard={bad}"]) == 1
     assert "not in the release" in capsys.readouterr().err and not (tmp_path / "o2").exists()
-    assert main(["build", "--release", str(demo), "--out", str(tmp_path / "o3"), "--config", "Bad Name=x"]) == 1
+    for spec, message in (("Bad Name=x", "config name 'Bad Name'"), ("hard", "use NAME=FILE")):
+        with pytest.raises(SystemExit) as exc:  # a malformed argument value is a usage error
+            main(["build", "--release", str(demo), "--out", str(tmp_path / "o3"), "--config", spec])
+        assert exc.value.code == 2 and message in capsys.readouterr().err
+    assert not (tmp_path / "o3").exists()
+
+
+def test_built_folder_keeps_the_umask_modes(tmp_path, umask_022) -> None:
+    demo = _demo(tmp_path)
+    out = tmp_path / "out"
+    build_dataset(demo, out, images=demo / "images", progress=False)
+    assert umask_022(out) == {"dirs": {0o755}, "files": {0o644}}
+
+
+def test_build_without_the_data_extra_is_a_usage_error(tmp_path, capsys, monkeypatch) -> None:
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "pyarrow" else real(name, *a))
+    assert main(["build", "--release", str(tmp_path), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert "pyarrow" in err and 'pip install ".[data]"' in err and not (tmp_path / "out").exists()
