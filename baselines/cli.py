@@ -140,7 +140,7 @@ def run_show(args: argparse.Namespace) -> int:
     i = c.images
     print(f"images:        max_images={i.max_images} max_pixels={i.max_pixels} min_pixels={i.min_pixels}")
     g = c.generation
-    print(f"generation:    max_gen_toks={g.max_gen_toks} temperature="
+    print(f"generation:    max_gen_toks={g.max_tokens} temperature="
           f"{'provider default' if g.temperature is None else g.temperature} stop={list(g.stop)}"
           + (f" reasoning_effort={g.reasoning_effort}" if g.reasoning_effort else ""))
     for k, b in c.backends.items():
@@ -177,7 +177,8 @@ def run_model(args: argparse.Namespace) -> int:
     if args.dry_run:
         print(json.dumps({"config": str(c.path), "row": c.name, "backend": p.kind,
                           "evaluator_backend": p.evaluator_backend, "model": p.model, "model_args": p.model_args,
-                          "generation": p.gen, "system_prompt": c.system_prompt, "tasks": args.tasks,
+                          "generation": p.gen.model_dump(mode="json", by_alias=True),
+                          "system_prompt": c.system_prompt, "tasks": args.tasks,
                           "eval_command": p.eval_command(data=args.data, split=args.split, out=args.out,
                                                          tasks=args.tasks)}, indent=2))
         return 0

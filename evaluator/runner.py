@@ -1,6 +1,6 @@
 """``scale-vqa eval``: lm-eval on the Scale-VQA task folder with the right backend arguments, in one process.
 
-It registers :mod:`evaluator.openai_chat` and indexes only our task folder (``TaskManager(include_path=…,
+It registers the chat models of :mod:`evaluator.chat.lm` and indexes only our task folder (``TaskManager(include_path=…,
 include_defaults=False)``: no 17 s scan of lm-eval's built-in tasks), always applies the chat template, decodes
 each image only when its request is processed and releases it afterwards, and writes a run folder:
 
@@ -135,7 +135,7 @@ def build_model(backend: str, args: dict[str, Any], *, batch_size: int | str | N
     """Instantiate the lm-eval model (registering ours; image-only Qwen processors when torchvision is missing)."""
     from lm_eval.api.registry import get_model
 
-    from . import openai_chat  # noqa: F401  (registers scale-vqa-openai)
+    from .chat import lm  # noqa: F401  (registers scale-vqa-openai)
 
     if backend == "hf":
         from evaluator.vlm_compat import ensure_qwen_processor
@@ -188,7 +188,7 @@ def run_eval(backend: str, model_args: str | dict[str, Any] | None, *, source: s
 
     lm.generate_until = timed
     gen_kwargs = {"max_gen_toks": max_gen_toks} if max_gen_toks else None
-    # greedy; API clients (this runner's openai backend, or an `lm` such as baselines.api.lm_eval_chat's) need no torch
+    # greedy; API clients (scale-vqa-openai, or an `lm` such as evaluator.chat.lm.make_lm's) need no torch
     seeds = {"torch_random_seed": None} if backend not in ("hf", "vllm") else {}
     results = lm_eval.simple_evaluate(model=lm, tasks=task_names, task_manager=manager, apply_chat_template=True,
                                       log_samples=True, limit=limit, gen_kwargs=gen_kwargs, **seeds)

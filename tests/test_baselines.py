@@ -357,8 +357,7 @@ def test_hf_backend_reproduces_a_row_end_to_end(tiny_vlm: Path, release: Path, t
 def test_server_backend_reproduces_a_row_against_transformers_serve(tiny_vlm: Path, release: Path,
                                                                     tmp_path: Path) -> None:
     pytest.importorskip("fastapi")
-    from evaluator.vlm_compat import SERVE_PRELUDE
-    from tests.helpers.tiny_llm import serve, served_model
+    from tests.helpers.tiny_llm import SERVE_PRELUDE, serve, served_model
 
     text = _tiny_config(tmp_path, tiny_vlm, system="You are a careful pathologist.").read_text(encoding="utf-8")
     config = tmp_path / "served.toml"

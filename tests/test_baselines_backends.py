@@ -34,7 +34,7 @@ pytest.importorskip("openai", reason="the API backends need the 'api' extra")
 from baselines.answerer import AnswererError
 from baselines.api.cache import ResponseCache
 from baselines.api.clients import DashScopeChat, GeminiChat, Generation, OpenAIChat
-from baselines.api.lm_eval_chat import MODEL_NAME, ChatLM, cut_at_stops, image_part, make_lm
+from evaluator.chat.lm import MODEL_NAME, ChatLM, cut_at_stops, image_part, make_lm
 from evaluator.runner import run_eval
 from scale_vqa.parse import parse_answer
 from tests.helpers.tiny_vlm import IMAGE_SIZES, REPLY, build_tiny_vlm, write_release
@@ -195,8 +195,7 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
     """One served tiny VLM and one loopback SDK server in front of it, for the whole module."""
     pytest.importorskip("torch", reason="the served tiny model needs torch")
     pytest.importorskip("fastapi", reason="`transformers serve` needs transformers[serving]")
-    from evaluator.vlm_compat import SERVE_PRELUDE
-    from tests.helpers.tiny_llm import serve, served_model
+    from tests.helpers.tiny_llm import SERVE_PRELUDE, serve, served_model
 
     root = tmp_path_factory.mktemp("backends")
     write_release(root / "release", 2)
