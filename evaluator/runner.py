@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from scale_vqa.atomic import atomic_write_text, replace_dir
+from scale_vqa.atomic import atomic_dir, atomic_write_text
 from scale_vqa.parse import parse_answer
 from scale_vqa.predictions import Prediction
 from scale_vqa.prompt import split_rotation_id
@@ -29,9 +29,10 @@ from scale_vqa.release import write_release
 from scale_vqa.report import seed_table
 from scale_vqa.samples import sample_output
 from scale_vqa.scoring import ScoreReport, score
+from scale_vqa.variants import GROUPS, group_label, group_name, group_order
 
 from .docs import IMAGE_REF
-from .taskgen import TASK_DIR, VARIANTS, group_name, group_order
+from .taskgen import TASK_DIR
 
 BACKENDS: dict[str, str] = {"hf": "hf-multimodal", "vllm": "vllm-vlm", "openai": "scale-vqa-openai"}
 """``--model`` choice → lm-eval model name."""
@@ -95,7 +96,7 @@ def expand_tasks(tasks: Sequence[str] | str | None) -> list[str]:
         return list(DEFAULT_TASKS)
     names = [t.strip() for t in (tasks.split(",") if isinstance(tasks, str) else tasks) if t.strip()]
     if "all" in names:
-        names = [group_name(s) for s in VARIANTS if s != "hard"]
+        names = [group_name(s) for s in GROUPS if s != "hard"]
     return names
 
 
@@ -219,7 +220,7 @@ def _model_name(backend: str, args: dict[str, Any]) -> str:
 
 
 def _group_of(task: str) -> str:
-    for suffix in sorted(VARIANTS, key=len, reverse=True):
+    for suffix in sorted(GROUPS, key=len, reverse=True):
         if suffix and task.startswith(group_name(suffix) + "_"):
             return group_name(suffix)
     return group_name("")
@@ -231,10 +232,7 @@ def write_run(results: dict[str, Any], meta: dict[str, Any], out: Path) -> RunRe
 
     from .docs import source_by_key
 
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp-{int(time.time() * 1000)}")
-    tmp.mkdir()
-    try:
+    with atomic_dir(out) as tmp:
         samples: dict[str, list[dict[str, Any]]] = results.pop("samples", {})
         dump = json.dumps(results, indent=2, default=handle_non_serializable, ensure_ascii=False)
         atomic_write_text(tmp / "results.json", dump)
@@ -265,19 +263,12 @@ def write_run(results: dict[str, Any], meta: dict[str, Any], out: Path) -> RunRe
         write_release(sorted(key_items.values(), key=lambda i: i.id), tmp / "key.json")
         atomic_write_text(tmp / "table.md", run_table(meta["name"], reports) + "\n")
         atomic_write_text(tmp / "run.json", json.dumps(meta, indent=2, default=str) + "\n")
-        replace_dir(tmp, out)
-    except BaseException:
-        import shutil
-
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return RunResult(out, reports, results.get("results", {}), meta["timings"])
 
 
 def run_table(name: str, reports: dict[str, ScoreReport]) -> str:
     """The seed paper's table, one row per variant, then the image gain when both rows are there."""
-    rows = [(f"{name} ({group.removeprefix('scale_vqa').lstrip('_') or 'all scales'})", rep)
-            for group, rep in reports.items()]
+    rows = [(f"{name} ({group_label(group)})", rep) for group, rep in reports.items()]
     text = seed_table(rows)
     std, blind = reports.get(group_name("")), reports.get(group_name("blind"))
     if std is not None and blind is not None:

@@ -20,6 +20,7 @@ from scale_vqa.cli import main
 from scale_vqa.predictions import Prediction
 from scale_vqa.release import load_items
 from scale_vqa.scoring import score
+from scale_vqa.variants import GROUPS, group_name
 from tests.helpers.tiny_vlm import IMAGE_SIZES, REPLY, build_tiny_vlm, write_release
 
 PATCH_GRID = {scale: [1, h // 14, w // 14] for scale, (w, h) in IMAGE_SIZES.items()}
@@ -43,12 +44,12 @@ def test_shipped_task_folder_is_generated() -> None:
     shipped = {p.name: p.read_text(encoding="utf-8") for p in taskgen.TASK_DIR.iterdir()
                if p.is_file() and p.name not in ("utils.py", "__init__.py")}
     assert shipped == expected, "run `python -m evaluator.taskgen`"
-    assert len([n for n in expected if n.endswith(".yaml")]) == len(taskgen.VARIANTS) * 6
+    assert len([n for n in expected if n.endswith(".yaml")]) == len(GROUPS) * 6
 
 
 @pytest.mark.slow
 def test_lm_eval_validate_accepts_every_group(release) -> None:
-    groups = ",".join(taskgen.group_name(s) for s in taskgen.VARIANTS)
+    groups = ",".join(group_name(s) for s in GROUPS)
     cli = Path(sys.executable).with_name("lm-eval")
     proc = subprocess.run([str(cli), "validate", "--tasks", groups, "--include_path", str(taskgen.TASK_DIR)],
                           capture_output=True, text=True, timeout=300,
