@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from scale_vqa.atomic import atomic_dir, atomic_write_text
+from scale_vqa.errors import BadInputError
 from scale_vqa.parse import parse_answer
 from scale_vqa.predictions import Prediction
 from scale_vqa.prompt import split_rotation_id
@@ -32,6 +33,8 @@ from scale_vqa.scoring import ScoreReport, score
 from scale_vqa.variants import GROUPS, group_label, group_name, group_order
 
 from .docs import IMAGE_REF
+from .preflight import check_generation_budget, check_source, check_tasks
+from .quiet import quiet_libraries
 from .taskgen import TASK_DIR
 
 BACKENDS: dict[str, str] = {"hf": "hf-multimodal", "vllm": "vllm-vlm", "openai": "scale-vqa-openai"}
@@ -75,18 +78,18 @@ def parse_model_args(text: str | dict[str, Any] | None) -> dict[str, Any]:
 def model_arguments(backend: str, model_args: str | dict[str, Any] | None) -> dict[str, Any]:
     """The backend's defaults under the user's arguments; refuses ``max_images`` below 3 (it drops images)."""
     if backend not in BACKENDS:
-        raise ValueError(f"unknown --model {backend!r}: choose one of {', '.join(BACKENDS)}")
+        raise BadInputError(f"unknown --model {backend!r}: choose one of {', '.join(BACKENDS)}")
     args = {**DEFAULT_ARGS[backend], **parse_model_args(model_args)}
     if backend == "vllm":
         pixels = {k: args.pop(k) for k in ("min_pixels", "max_pixels") if k in args}
         args["mm_processor_kwargs"] = {**args["mm_processor_kwargs"], **pixels}
     if int(args["max_images"]) < 3:
-        raise ValueError(f"max_images={args['max_images']} would silently drop images 2–3 of every item; "
+        raise BadInputError(f"max_images={args['max_images']} would silently drop images 2–3 of every item; "
                          "Scale-VQA prompts carry 3 images (use max_images=3)")
     if backend == "openai" and "model" not in args:
-        raise ValueError("--model openai needs model=NAME (and base_url=http://HOST:PORT/v1/chat/completions)")
+        raise BadInputError("--model openai needs model=NAME (and base_url=http://HOST:PORT/v1/chat/completions)")
     if backend != "openai" and "pretrained" not in args:
-        raise ValueError(f"--model {backend} needs pretrained=MODEL_DIR_OR_ID in --model-args")
+        raise BadInputError(f"--model {backend} needs pretrained=MODEL_DIR_OR_ID in --model-args")
     return args
 
 
@@ -159,6 +162,9 @@ def run_eval(backend: str, model_args: str | dict[str, Any] | None, *, source: s
     instead of building `backend` (API clients of :mod:`baselines`, benchmarks, notebooks)."""
     t0 = time.perf_counter()
     args = model_arguments(backend, model_args) if lm is None else parse_model_args(model_args)
+    check_source(source, split, images)  # before the model loads: a wrong --data or --split fails in seconds
+    if lm is None:
+        check_generation_budget(backend, args, max_gen_toks)
     import lm_eval
     from lm_eval.tasks import TaskManager
 
@@ -171,13 +177,12 @@ def run_eval(backend: str, model_args: str | dict[str, Any] | None, *, source: s
         metadata["scale_vqa_system"] = system
     manager = TaskManager(include_path=str(TASK_DIR), include_defaults=False, metadata=metadata)
     task_names = expand_tasks(tasks)
-    unknown = [t for t in task_names if t not in manager.all_tasks]
-    if unknown:
-        raise ValueError(f"unknown task(s) {', '.join(unknown)}; available: {', '.join(sorted(manager.all_groups))}")
+    check_tasks(task_names, manager.all_tasks, manager.all_groups)
     t_setup = time.perf_counter()
     built = lm is None
     if lm is None:
-        lm = build_model(backend, args, batch_size=batch_size, device=device)
+        with quiet_libraries():
+            lm = build_model(backend, args, batch_size=batch_size, device=device)
     t_model = time.perf_counter()
     _serve_in_chunks(lm, CHUNK.get(backend, 64))
     first_request: list[float] = []
@@ -191,8 +196,10 @@ def run_eval(backend: str, model_args: str | dict[str, Any] | None, *, source: s
     gen_kwargs = {"max_gen_toks": max_gen_toks} if max_gen_toks else None
     # greedy; API clients (scale-vqa-openai, or an `lm` such as evaluator.chat.lm.make_lm's) need no torch
     seeds = {"torch_random_seed": None} if backend not in ("hf", "vllm") else {}
-    results = lm_eval.simple_evaluate(model=lm, tasks=task_names, task_manager=manager, apply_chat_template=True,
-                                      log_samples=True, limit=limit, gen_kwargs=gen_kwargs, **seeds)
+    with quiet_libraries():
+        results = lm_eval.simple_evaluate(model=lm, tasks=task_names, task_manager=manager,
+                                          apply_chat_template=True, log_samples=True, limit=limit,
+                                          gen_kwargs=gen_kwargs, **seeds)
     t_done = time.perf_counter()
     timings = {"setup_s": t_setup - t0, "model_load_s": t_model - t_setup,
                "to_first_request_s": (first_request[0] - t0 - (t_model - t_setup)) if first_request else None,

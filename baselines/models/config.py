@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from evaluator.chat.settings import Generation
 from scale_vqa.config import ConfigError, problems_from_errors, read_toml, validate_config
+from scale_vqa.errors import BadInputError
 from scale_vqa.prompt import SEED_SYSTEM_PROMPT
 
 MODELS_DIR = Path(__file__).parent
@@ -121,7 +122,7 @@ class ModelConfig(Strict):
     def backend(self, kind: str | None = None) -> Backend:
         kind = kind or self.default_backend
         if kind not in self.backends:
-            raise ValueError(f"{self.key}: no {kind!r} backend; this config has {', '.join(self.backends)}")
+            raise BadInputError(f"{self.key}: no {kind!r} backend; this config has {', '.join(self.backends)}")
         return self.backends[kind]
 
     def command(self, kind: str | None = None, *, data: str = "DATA", split: str = "test") -> str:
@@ -205,4 +206,4 @@ def find_model_config(name: str) -> ModelConfig:
     for cfg in configs.values():
         if wanted in (cfg.key.lower(), cfg.name.lower()):
             return cfg
-    raise ValueError(f"unknown model {name!r}; choose from {', '.join(configs)} (or give a config .toml file)")
+    raise BadInputError(f"unknown model {name!r}; choose from {', '.join(configs)} (or give a config .toml file)")

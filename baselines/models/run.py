@@ -15,6 +15,7 @@ from typing import Any
 
 from baselines.models.config import API_KINDS, ModelConfig
 from evaluator.chat.settings import Generation
+from scale_vqa.errors import BadInputError
 
 EVALUATOR_BACKEND = {"vllm": "vllm", "hf": "hf", "server": "openai"}
 """Config backend kind → ``scale-vqa eval --model`` choice (API kinds run through their own lm-eval model)."""
@@ -60,11 +61,11 @@ def _arg(value: Any) -> str:
 
 def plan(config: ModelConfig, kind: str | None = None, *, model_path: str | None = None,
          base_url: str | None = None) -> Plan:
-    """Resolve the backend and its arguments; raises ValueError with what to do when something is missing."""
+    """Resolve the backend and its arguments; raises BadInputError with what to do when something is missing."""
     backend = config.backend(kind)
     model = model_path or backend.model
     if not model:
-        raise ValueError(f"{config.name} ({config.key}): its published weights need custom code, so there is no "
+        raise BadInputError(f"{config.name} ({config.key}): its published weights need custom code, so there is no "
                          "model to load as is; convert them and pass --model-path DIR (see `scale-vqa baselines "
                          f"show {config.key}`)")
     gen = config.generation
@@ -74,7 +75,7 @@ def plan(config: ModelConfig, kind: str | None = None, *, model_path: str | None
             args["base_url"] = base_url or backend.base_url
         return Plan(config, backend.kind, model, args, gen)
     if gen.temperature != 0.0 or gen.stop != ("</answer>",) or gen.reasoning_effort is not None:
-        raise ValueError(f"{config.key}: local backends decode greedily and stop at </answer> (the task's "
+        raise BadInputError(f"{config.key}: local backends decode greedily and stop at </answer> (the task's "
                          "generation settings); set generation.temperature = 0.0 and stop = [\"</answer>\"]")
     if backend.kind == "server":
         args = {"model": model, "base_url": base_url or backend.base_url, "max_images": config.images.max_images,

@@ -207,7 +207,8 @@ class OpenAIServerLM(ChatLM):
         from .openai_backend import OpenAIChat
 
         if not model:
-            raise ValueError(f"{SERVER_MODEL_NAME} needs model=NAME (and base_url=http://HOST:PORT/v1/chat/completions)")
+            raise ValueError(f"{SERVER_MODEL_NAME} needs model=NAME "
+                             "(and base_url=http://HOST:PORT/v1/chat/completions)")
         unused = sorted(set(ignored) - {"batch_size", "max_batch_size", "device"})
         if unused:
             logging.getLogger(__name__).warning("%s ignores %s", SERVER_MODEL_NAME, ", ".join(unused))

@@ -21,22 +21,10 @@ from scale_vqa.predictions import Prediction
 from scale_vqa.release import load_items
 from scale_vqa.scoring import score
 from scale_vqa.variants import GROUPS, group_name
-from tests.helpers.tiny_vlm import IMAGE_SIZES, REPLY, build_tiny_vlm, write_release
+from tests.helpers.tiny_vlm import IMAGE_SIZES, REPLY
 
 PATCH_GRID = {scale: [1, h // 14, w // 14] for scale, (w, h) in IMAGE_SIZES.items()}
 """image_grid_thw of each scale's synthetic image (t, h, w in patches)."""
-
-
-@pytest.fixture(scope="module")
-def tiny_vlm(tmp_path_factory) -> Path:
-    return build_tiny_vlm(tmp_path_factory.mktemp("vlm") / "tiny-qwen2.5-vl")
-
-
-@pytest.fixture(scope="module")
-def release(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("release")
-    write_release(root, 2)
-    return root / "val.json"
 
 
 def test_shipped_task_folder_is_generated() -> None:
@@ -283,12 +271,11 @@ def test_stock_lm_eval_cli_runs_the_task_folder(tiny_vlm, release, tmp_path) -> 
 
 
 @pytest.mark.slow
-def test_openai_model_against_transformers_serve_interleaves_three_images(tiny_vlm, release, tmp_path,
+def test_openai_model_against_transformers_serve_interleaves_three_images(tiny_vlm, served_vlm, release, tmp_path,
                                                                          monkeypatch) -> None:
-    pytest.importorskip("fastapi")
     pytest.importorskip("openai")
     from evaluator.chat.openai_backend import OpenAIChat
-    from tests.helpers.tiny_llm import SERVE_PRELUDE, serve, served_model
+    from tests.helpers.tiny_llm import served_model
 
     sent: list[tuple[list, Any]] = []
     inner = OpenAIChat.complete
@@ -298,11 +285,10 @@ def test_openai_model_against_transformers_serve_interleaves_three_images(tiny_v
         return inner(self, messages, gen)
 
     monkeypatch.setattr(OpenAIChat, "complete", spy)
-    with serve(tiny_vlm, prelude=SERVE_PRELUDE) as base_url:
-        result = run_eval("openai", {"model": served_model(tiny_vlm), "base_url": f"{base_url}/chat/completions",
-                                     "num_concurrent": 2},
-                          source=str(release), split="validation", tasks="scale_vqa", out=tmp_path / "run",
-                          limit=1, max_gen_toks=24)
+    result = run_eval("openai", {"model": served_model(tiny_vlm), "base_url": f"{served_vlm}/chat/completions",
+                                 "num_concurrent": 2},
+                      source=str(release), split="validation", tasks="scale_vqa", out=tmp_path / "run",
+                      limit=1, max_gen_toks=24)
     assert len(sent) == 5
     for messages, gen in sent:
         assert gen.temperature == 0 and "</answer>" in gen.stop and gen.max_tokens == 24
