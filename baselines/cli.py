@@ -9,7 +9,8 @@ import shlex
 from pathlib import Path
 from typing import Any
 
-from scale_vqa.errors import BadInputError, MissingExtraError, ScaleVQAError, UsageError, require_extra
+from evaluator.cli import as_bad_input
+from scale_vqa.errors import BadInputError, MissingExtraError, UsageError, require_extra
 
 
 def add_baselines_parser(sub: argparse._SubParsersAction) -> None:
@@ -79,7 +80,7 @@ def add_baselines_parser(sub: argparse._SubParsersAction) -> None:
                         "output")
     t.add_argument("--no-published", action="store_true", help="leave out the published rows")
     t.add_argument("--reference", action="append", metavar="FILE",
-                   help="published tables to show (default: every shipped one, baselines/reference/*.toml)")
+                   help="published tables to show (default: every shipped one, baselines/tables/published/*.toml)")
     t.add_argument("--no-chance", action="store_true", help="leave out the 'random (expected)' rows")
     t.add_argument("--no-ci", action="store_true", help="accuracies only")
     t.add_argument("--plot", metavar="PNG", help="write a dot plot of every row (needs matplotlib)")
@@ -184,15 +185,11 @@ def run_model(args: argparse.Namespace) -> int:
     require_extra("eval", "lm_eval", "transformers", "PIL", what="scale-vqa baselines run")
     from baselines.models.run import run_model as run
 
-    try:
+    with as_bad_input():
         result = run(c, data=args.data, out=args.out, kind=args.backend, split=args.split, tasks=args.tasks,
                      images=args.images, limit=limit, model_path=args.model_path, base_url=args.base_url,
                      batch_size=batch, device=args.device, max_gen_toks=args.max_gen_toks, cache=args.cache,
                      concurrency=args.concurrency, rpm=args.rpm, progress=not args.quiet)
-    except ScaleVQAError:
-        raise
-    except (ValueError, FileNotFoundError) as exc:  # found while lm-eval runs: a doc, an image, a request
-        raise BadInputError(str(exc)) from exc
     print((Path(result.out) / "table.md").read_text(encoding="utf-8"))
     print(f"\nrun folder: {result.out}  —  `scale-vqa baselines table {result.out}` puts it beside the published "
           "rows")
@@ -234,7 +231,7 @@ def run_table(args: argparse.Namespace) -> int:
     if args.plot:
         require_extra("audit", "matplotlib", what="--plot")
     rows = []
-    try:
+    with as_bad_input():
         if not args.no_published:
             rows += [published_row(p) for p in published_rows([Path(f) for f in args.reference]
                                                               if args.reference else None)]
@@ -245,8 +242,6 @@ def run_table(args: argparse.Namespace) -> int:
             chance = not args.no_chance and key_text not in seen_keys
             seen_keys.add(key_text)
             rows += folder_rows(folder, with_chance=chance)
-    except FileNotFoundError as exc:
-        raise BadInputError(str(exc)) from exc
     if not rows:
         raise UsageError("nothing to show (give result folders, or drop --no-published)")
     print(render(rows, cis=not args.no_ci))

@@ -4,12 +4,26 @@ from __future__ import annotations
 
 import argparse
 import shlex
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from scale_vqa.errors import BadInputError, MissingExtraError, ScaleVQAError, require_extra
 
 EVAL_MODULES = ("torch", "transformers", "lm_eval", "PIL")
 """What ``scale-vqa eval`` needs from the eval extra (torch is installed first, see the README)."""
+
+
+@contextmanager
+def as_bad_input() -> Iterator[None]:
+    """Inside the block, a ValueError or FileNotFoundError from a library (a doc, an image, a request lm-eval
+    found wrong) is bad input: re-raised as :class:`BadInputError` (exit 1). Our own errors pass unchanged."""
+    try:
+        yield
+    except ScaleVQAError:
+        raise
+    except (ValueError, FileNotFoundError) as exc:
+        raise BadInputError(str(exc)) from exc
 
 
 def add_eval_parser(sub: argparse._SubParsersAction) -> None:
@@ -62,15 +76,11 @@ def run_eval(args: argparse.Namespace) -> int:
     batch = args.batch_size
     if batch is not None and batch.isdigit():
         batch = int(batch)
-    try:
+    with as_bad_input():
         result = run_eval(args.model, args.model_args, source=args.data, split=args.split, tasks=args.tasks,
                           out=args.out, images=args.images, limit=limit, batch_size=batch, device=args.device,
                           max_gen_toks=args.max_gen_toks, subset=args.subset, name=args.name,
                           system=system_text(args.system))
-    except ScaleVQAError:
-        raise
-    except (ValueError, FileNotFoundError) as exc:  # found while lm-eval runs: a doc, an image, a request
-        raise BadInputError(str(exc)) from exc
     print((result.out / "table.md").read_text(encoding="utf-8"))
     print(f"\nrun folder: {result.out} (results.json, samples_*.jsonl, predictions_*.jsonl, key.json, table.md)")
     return 0
@@ -88,12 +98,8 @@ def add_report_parser(sub: argparse._SubParsersAction) -> None:
 def run_report(args: argparse.Namespace) -> int:
     from evaluator.report import read_run, render
 
-    try:
+    with as_bad_input():
         runs = [read_run(folder) for folder in args.runs]
-    except ScaleVQAError:
-        raise
-    except (FileNotFoundError, ValueError) as exc:
-        raise BadInputError(str(exc)) from exc
     print(render(runs))
     return 0
 

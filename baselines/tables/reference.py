@@ -1,4 +1,4 @@
-"""Published results from papers, as data: ``baselines/reference/*.toml``, one file per source table.
+"""Published results from papers, as data: ``baselines/tables/published/*.toml``, one file per source table.
 
 Every row keeps the paper's numbers unchanged and is marked *published*; it is never mixed with rows measured
 here. Loading checks each row against the table's design (``n_per_dimension`` items per dimension): each

@@ -21,6 +21,7 @@ from scale_vqa.predictions import Prediction
 from scale_vqa.release import load_items
 from scale_vqa.scoring import score
 from scale_vqa.variants import GROUPS, group_name
+from tests.helpers.items import REPO
 from tests.helpers.tiny_vlm import IMAGE_SIZES, REPLY
 
 PATCH_GRID = {scale: [1, h // 14, w // 14] for scale, (w, h) in IMAGE_SIZES.items()}
@@ -305,7 +306,7 @@ def test_openai_model_against_transformers_serve_interleaves_three_images(tiny_v
 @pytest.mark.slow
 def test_gpu_benchmark_script_runs_at_tiny_scale_on_cpu(tmp_path) -> None:
     out = tmp_path / "rows.json"
-    proc = subprocess.run([sys.executable, str(Path(__file__).parents[1] / "benchmarks" / "bench_eval_gpu.py"),
+    proc = subprocess.run([sys.executable, str(REPO / "benchmarks" / "bench_eval_gpu.py"),
                            "--tiny", "--items", "5", "--batch-sizes", "1,2", "--device", "cpu", "--max-gen-toks", "4",
                            "--side", "64", "--out", str(out)], capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
