@@ -66,8 +66,9 @@ def system_text(choice: str) -> str | None:
 
 
 def run_eval(args: argparse.Namespace) -> int:
-    require_extra("eval", *[m for m in EVAL_MODULES if args.model != "openai" or m != "torch"],
-                  what="scale-vqa eval")
+    # an OpenAI-compatible server needs the openai SDK instead of torch
+    needed = [m for m in EVAL_MODULES if m != "torch"] + ["openai"] if args.model == "openai" else EVAL_MODULES
+    require_extra("eval", *needed, what="scale-vqa eval")
     from evaluator.runner import run_eval
 
     limit = args.limit
