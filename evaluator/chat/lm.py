@@ -95,6 +95,8 @@ class ChatLM(LM):
     sent) and `reasoning_effort` then make `gen`. `cache` may be a path."""
 
     MULTIMODAL = True
+    registered_as = MODEL_NAME
+    """The name lm-eval knows this class by (progress bars and errors say it)."""
 
     def __init__(self, backend: ChatBackend | str | None = None, *, gen: Generation | None = None,
                  max_pixels: int | None = None, max_images: int | None = None,
@@ -124,7 +126,7 @@ class ChatLM(LM):
         self.send_stop = send_stop
         """False: never send stop sequences (a model config that sends none); replies are still cut at them."""
         self.runner = ChatRunner(backend, gen, cache, concurrency=concurrency, rpm=rpm, retries=retries,
-                                 backoff=backoff, progress=progress, name=f"{MODEL_NAME}:{backend.model}")
+                                 backoff=backoff, progress=progress, name=f"{self.registered_as}:{backend.model}")
 
     @property
     def stats(self) -> RunStats:
@@ -188,10 +190,10 @@ class ChatLM(LM):
         return [cut_at_stops(text, cut) for text, cut in zip(texts, stops, strict=True)]
 
     def loglikelihood(self, requests: list[Any], disable_tqdm: bool = False) -> list[tuple[float, bool]]:
-        raise NotImplementedError(f"{MODEL_NAME} only generates (chat APIs give no log-likelihoods)")
+        raise NotImplementedError(f"{self.registered_as} only generates (chat APIs give no log-likelihoods)")
 
     def loglikelihood_rolling(self, requests: list[Any], disable_tqdm: bool = False) -> list[float]:
-        raise NotImplementedError(f"{MODEL_NAME} only generates (chat APIs give no log-likelihoods)")
+        raise NotImplementedError(f"{self.registered_as} only generates (chat APIs give no log-likelihoods)")
 
 
 @register_model(SERVER_MODEL_NAME)
@@ -199,6 +201,8 @@ class OpenAIServerLM(ChatLM):
     """``scale-vqa eval --model openai``: an OpenAI-compatible server, named with lm-eval's API-model arguments
     (``model``, ``base_url`` — the ``…/v1/chat/completions`` endpoint or its ``…/v1`` base — ``num_concurrent``,
     ``max_retries``, ``timeout``, ``max_images``). Greedy (temperature 0) and stopped at the task's stop string."""
+
+    registered_as = SERVER_MODEL_NAME
 
     def __init__(self, model: str | None = None, base_url: str | None = None, *, max_images: int = 3,
                  num_concurrent: int = 8, max_retries: int = 5, timeout: float = 600, api_key_env: str | None = None,
