@@ -13,6 +13,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from evaluator.chat.backend import ChatError
 from scale_vqa.item import Item
 
 
@@ -27,8 +28,9 @@ class Answer:
     """The generated text, for generative answerers (parsed with the core parser)."""
 
 
-class AnswererError(RuntimeError):
-    """An answerer cannot run (missing key, unreachable server, missing optional package)."""
+AnswererError = ChatError
+"""An answerer cannot run (missing key, unreachable server, no training items): the chat backends' error, so one
+``except`` catches both; a :class:`~scale_vqa.errors.ScaleVQAError` (exit 1)."""
 
 
 class Answerer(ABC):

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
+import shlex
 from pathlib import Path
 from typing import Any
+
+from evaluator.cli import as_bad_input
+from scale_vqa.errors import BadInputError, MissingExtraError, UsageError, require_extra
 
 
 def add_baselines_parser(sub: argparse._SubParsersAction) -> None:
@@ -77,7 +80,7 @@ def add_baselines_parser(sub: argparse._SubParsersAction) -> None:
                         "output")
     t.add_argument("--no-published", action="store_true", help="leave out the published rows")
     t.add_argument("--reference", action="append", metavar="FILE",
-                   help="published tables to show (default: every shipped one, baselines/reference/*.toml)")
+                   help="published tables to show (default: every shipped one, baselines/tables/published/*.toml)")
     t.add_argument("--no-chance", action="store_true", help="leave out the 'random (expected)' rows")
     t.add_argument("--no-ci", action="store_true", help="accuracies only")
     t.add_argument("--plot", metavar="PNG", help="write a dot plot of every row (needs matplotlib)")
@@ -94,13 +97,20 @@ def _usage(p: argparse.ArgumentParser) -> int:
     return 2
 
 
+def _require_toml_reader() -> None:
+    """The model configs and published tables are read with pydantic (the eval and api extras bring it)."""
+    require_extra("eval", "pydantic", what="reading the baselines' model configs and published tables")
+
+
 def _config(name: str) -> Any:
+    _require_toml_reader()
     from baselines.models.config import find_model_config
 
     return find_model_config(name)
 
 
 def run_list(args: argparse.Namespace) -> int:
+    _require_toml_reader()
     from baselines.models.config import model_configs
     from baselines.tables.reference import published_rows
 
@@ -123,15 +133,10 @@ def run_list(args: argparse.Namespace) -> int:
 def run_show(args: argparse.Namespace) -> int:
     from baselines.models.config import BACKEND_KINDS
     from baselines.models.run import plan
-    from scale_vqa.problems import InputError
 
-    try:
-        c = _config(args.model)
-        kind = args.backend or c.default_backend
-        backend = c.backend(kind)
-    except (ValueError, InputError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    c = _config(args.model)
+    kind = args.backend or c.default_backend
+    backend = c.backend(kind)
     print(f"{c.name}  ({c.key}, {c.path})")
     print(f"model id:      {c.model_id}")
     print(f"weights:       {c.weights}")
@@ -140,7 +145,7 @@ def run_show(args: argparse.Namespace) -> int:
     i = c.images
     print(f"images:        max_images={i.max_images} max_pixels={i.max_pixels} min_pixels={i.min_pixels}")
     g = c.generation
-    print(f"generation:    max_gen_toks={g.max_gen_toks} temperature="
+    print(f"generation:    max_gen_toks={g.max_tokens} temperature="
           f"{'provider default' if g.temperature is None else g.temperature} stop={list(g.stop)}"
           + (f" reasoning_effort={g.reasoning_effort}" if g.reasoning_effort else ""))
     for k, b in c.backends.items():
@@ -153,7 +158,7 @@ def run_show(args: argparse.Namespace) -> int:
     try:
         eval_cmd = plan(c, kind, model_path="CONVERTED_DIR" if backend.model is None else None).eval_command(
             data="DATA", split="test", out=f"runs/{c.key}")
-    except ValueError:
+    except BadInputError:
         eval_cmd = None
     if eval_cmd:
         print(f"\nthe same through `scale-vqa eval`:\n  {eval_cmd}")
@@ -164,39 +169,27 @@ def run_show(args: argparse.Namespace) -> int:
 
 def run_model(args: argparse.Namespace) -> int:
     from baselines.models.run import plan
-    from scale_vqa.problems import InputError
 
     limit = int(args.limit) if args.limit is not None and args.limit >= 1 else args.limit
     batch = int(args.batch_size) if args.batch_size and args.batch_size.isdigit() else args.batch_size
-    try:
-        c = _config(args.model)
-        p = plan(c, args.backend, model_path=args.model_path, base_url=args.base_url)
-    except (ValueError, InputError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    c = _config(args.model)
+    p = plan(c, args.backend, model_path=args.model_path, base_url=args.base_url)
     if args.dry_run:
         print(json.dumps({"config": str(c.path), "row": c.name, "backend": p.kind,
                           "evaluator_backend": p.evaluator_backend, "model": p.model, "model_args": p.model_args,
-                          "generation": p.gen, "system_prompt": c.system_prompt, "tasks": args.tasks,
+                          "generation": p.gen.model_dump(mode="json", by_alias=True),
+                          "system_prompt": c.system_prompt, "tasks": args.tasks,
                           "eval_command": p.eval_command(data=args.data, split=args.split, out=args.out,
                                                          tasks=args.tasks)}, indent=2))
         return 0
-    try:
-        from baselines.models.run import run_model as run
-    except ImportError as exc:
-        print(f'error: scale-vqa baselines run needs the eval extra (pip install "scale-vqa[eval]"): {exc}',
-              file=sys.stderr)
-        return 2
-    from baselines.answerer import AnswererError
+    require_extra("eval", "lm_eval", "transformers", "PIL", what="scale-vqa baselines run")
+    from baselines.models.run import run_model as run
 
-    try:
+    with as_bad_input():
         result = run(c, data=args.data, out=args.out, kind=args.backend, split=args.split, tasks=args.tasks,
                      images=args.images, limit=limit, model_path=args.model_path, base_url=args.base_url,
                      batch_size=batch, device=args.device, max_gen_toks=args.max_gen_toks, cache=args.cache,
                      concurrency=args.concurrency, rpm=args.rpm, progress=not args.quiet)
-    except (ValueError, FileNotFoundError, AnswererError, InputError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
     print((Path(result.out) / "table.md").read_text(encoding="utf-8"))
     print(f"\nrun folder: {result.out}  —  `scale-vqa baselines table {result.out}` puts it beside the published "
           "rows")
@@ -204,32 +197,18 @@ def run_model(args: argparse.Namespace) -> int:
 
 
 def run_measure(args: argparse.Namespace) -> int:
-    try:
-        import sklearn  # noqa: F401
-    except ImportError:
-        print("error: scale-vqa baselines measure needs the 'audit' extra: pip install 'scale-vqa[audit]'",
-              file=sys.stderr)
-        return 1
+    require_extra("audit", "sklearn", "numpy", what="scale-vqa baselines measure")
     from baselines.tables.table import write_measured
-    from baselines.text_only.panel import PanelError as AuditError
     from baselines.text_only.panel import run_panel
     from baselines.text_only.panel_args import load_panel_inputs
-    from baselines.text_only.registry import UnknownAdversary, resolve
-    from scale_vqa.problems import InputError
+    from baselines.text_only.registry import resolve
 
-    try:
-        specs = resolve(["random", "position_prior", *args.adversaries.split(",")])
-    except UnknownAdversary as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    try:
-        items, fit_items = load_panel_inputs(args)
-        results, _ = run_panel(items, specs, source=", ".join(args.files), fit_items=fit_items,
-                               fit_name=", ".join(args.fit_on) if args.fit_on else None, folds=args.folds,
-                               seed=args.seed, shuffle_check=False, progress=not args.quiet, jobs=max(1, args.jobs))
-    except (InputError, AuditError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    # unknown adversaries are usage errors (exit 2), unusable items bad input (exit 1): both ScaleVQAErrors
+    specs = resolve(["random", "position_prior", *args.adversaries.split(",")])
+    items, fit_items = load_panel_inputs(args)
+    results, _ = run_panel(items, specs, source=", ".join(args.files), fit_items=fit_items,
+                           fit_name=", ".join(args.fit_on) if args.fit_on else None, folds=args.folds,
+                           seed=args.seed, shuffle_check=False, progress=not args.quiet, jobs=max(1, args.jobs))
     split = items[0].split if items else (args.split or "")
     meta = {"name": "baselines measure", "kind": "text-only", "split": split, "source": ", ".join(args.files),
             "fit_on": args.fit_on, "folds": args.folds, "seed": args.seed}
@@ -242,13 +221,15 @@ def run_measure(args: argparse.Namespace) -> int:
 
 
 def run_table(args: argparse.Namespace) -> int:
+    _require_toml_reader()
     from baselines.tables.reference import published_rows
     from baselines.tables.table import folder_rows, leaderboard_seed_rows, plot, published_row, render
     from scale_vqa.atomic import atomic_write_text
-    from scale_vqa.problems import InputError
 
+    if args.plot:
+        require_extra("audit", "matplotlib", what="--plot")
     rows = []
-    try:
+    with as_bad_input():
         if not args.no_published:
             rows += [published_row(p) for p in published_rows([Path(f) for f in args.reference]
                                                               if args.reference else None)]
@@ -259,12 +240,8 @@ def run_table(args: argparse.Namespace) -> int:
             chance = not args.no_chance and key_text not in seen_keys
             seen_keys.add(key_text)
             rows += folder_rows(folder, with_chance=chance)
-    except (FileNotFoundError, InputError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
     if not rows:
-        print("error: nothing to show (give result folders, or drop --no-published)", file=sys.stderr)
-        return 2
+        raise UsageError("nothing to show (give result folders, or drop --no-published)")
     print(render(rows, cis=not args.no_ci))
     if args.json:
         atomic_write_text(args.json, json.dumps([r.to_dict() for r in rows], indent=2, ensure_ascii=False) + "\n")
@@ -274,11 +251,7 @@ def run_table(args: argparse.Namespace) -> int:
                           json.dumps(leaderboard_seed_rows(rows), indent=2, ensure_ascii=False) + "\n")
         print(f"leaderboard seed rows: {args.export_leaderboard}")
     if args.plot:
-        try:
-            plot(rows, args.plot)
-        except ImportError:
-            print("error: --plot needs matplotlib (the 'audit' or 'app' extra)", file=sys.stderr)
-            return 1
+        plot(rows, args.plot)
         print(f"plot: {args.plot}")
     return 0
 
@@ -287,19 +260,25 @@ def demo_step(out: Path, paths: dict[str, Path]) -> int:
     """Step 9: chance, majority-letter and text-only rows on the demo release (with the audit extra), then the
     baselines table: the seed paper's published rows beside whatever was measured here."""
     from scale_vqa.cli import main
-    from scale_vqa.commands import missing_extra
 
     measured = out / "baselines"
-    print(f"\n== 9. scale-vqa baselines measure {paths['release']} --adversaries fast --out {measured}")
-    problem = missing_extra("audit", "sklearn", "numpy")
-    if problem:
-        print(f"   skipped: {problem}")
+    argv = ["baselines", "measure", str(paths["release"]), "--adversaries", "fast", "--out", str(measured), "--quiet"]
+    print(f"\n== 9. {shlex.join(['scale-vqa', *argv])}")
+    try:
+        require_extra("audit", "sklearn", "numpy", what="this step")
+    except MissingExtraError as exc:
+        print(f"   skipped: {exc}")
     else:
-        code = main(["baselines", "measure", str(paths["release"]), "--adversaries", "fast", "--out",
-                     str(measured), "--quiet"])
+        code = main(argv)
         if code:
             return code
     runs = [str(p) for p in (measured, out / "eval-run") if (p / "key.json").is_file()]
-    print(f"\n== 10. scale-vqa baselines table {' '.join(runs)}  (published rows are the test split's; "
-          "demo rows are measured on the demo's validation split)")
-    return main(["baselines", "table", *runs, "--no-ci"])
+    argv = ["baselines", "table", *runs, "--no-ci"]
+    print(f"\n== 10. {shlex.join(['scale-vqa', *argv])}  (published rows are the test split's; demo rows are "
+          "measured on the demo's validation split)")
+    try:
+        _require_toml_reader()
+    except MissingExtraError as exc:
+        print(f"   skipped: {exc}")
+        return 0
+    return main(argv)

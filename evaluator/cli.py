@@ -3,8 +3,27 @@
 from __future__ import annotations
 
 import argparse
-import sys
+import shlex
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+from scale_vqa.errors import BadInputError, MissingExtraError, ScaleVQAError, require_extra
+
+EVAL_MODULES = ("torch", "transformers", "lm_eval", "PIL")
+"""What ``scale-vqa eval`` needs from the eval extra (torch is installed first, see the README)."""
+
+
+@contextmanager
+def as_bad_input() -> Iterator[None]:
+    """Inside the block, a ValueError or FileNotFoundError from a library (a doc, an image, a request lm-eval
+    found wrong) is bad input: re-raised as :class:`BadInputError` (exit 1). Our own errors pass unchanged."""
+    try:
+        yield
+    except ScaleVQAError:
+        raise
+    except (ValueError, FileNotFoundError) as exc:
+        raise BadInputError(str(exc)) from exc
 
 
 def add_eval_parser(sub: argparse._SubParsersAction) -> None:
@@ -31,7 +50,10 @@ def add_eval_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--limit", type=float, help="only the first N docs (or fraction) of each task")
     p.add_argument("--batch-size", help="batch size (hf: an integer, default 1; vllm: auto)")
     p.add_argument("--device", help="device for hf (e.g. cuda:0, cpu)")
-    p.add_argument("--max-gen-toks", type=int, help="generation budget (default 4096)")
+    p.add_argument("--max-gen-toks", type=int,
+                   help="generation budget (default 4096, the task's). It must be below the model's context (hf: "
+                        "read from the model's config before loading it; vllm: max_model_len): a budget that "
+                        "leaves no room for the prompt is refused with the value to pass")
     p.add_argument("--name", help="row name in tables (default: the model's name)")
     p.add_argument("--system", default="seed", metavar="TEXT",
                    help="system prompt: 'seed' (default: the seed's ScaleReasoner-R1 prompt), 'none', or the text")
@@ -44,33 +66,25 @@ def system_text(choice: str) -> str | None:
 
 
 def run_eval(args: argparse.Namespace) -> int:
-    try:
-        from evaluator.runner import run_eval
-    except ImportError as exc:
-        print(f'error: scale-vqa eval needs the eval extra (pip install "scale-vqa[eval]"): {exc}', file=sys.stderr)
-        return 2
+    # an OpenAI-compatible server needs the openai SDK instead of torch
+    needed = [m for m in EVAL_MODULES if m != "torch"] + ["openai"] if args.model == "openai" else EVAL_MODULES
+    require_extra("eval", *needed, what="scale-vqa eval")
+    from evaluator.runner import run_eval
+
     limit = args.limit
     if limit is not None and limit >= 1:
         limit = int(limit)
     batch = args.batch_size
     if batch is not None and batch.isdigit():
         batch = int(batch)
-    try:
+    with as_bad_input():
         result = run_eval(args.model, args.model_args, source=args.data, split=args.split, tasks=args.tasks,
                           out=args.out, images=args.images, limit=limit, batch_size=batch, device=args.device,
                           max_gen_toks=args.max_gen_toks, subset=args.subset, name=args.name,
                           system=system_text(args.system))
-    except (ValueError, FileNotFoundError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
     print((result.out / "table.md").read_text(encoding="utf-8"))
     print(f"\nrun folder: {result.out} (results.json, samples_*.jsonl, predictions_*.jsonl, key.json, table.md)")
     return 0
-
-
-
-
-
 
 
 def add_report_parser(sub: argparse._SubParsersAction) -> None:
@@ -85,46 +99,45 @@ def add_report_parser(sub: argparse._SubParsersAction) -> None:
 def run_report(args: argparse.Namespace) -> int:
     from evaluator.report import read_run, render
 
-    try:
+    with as_bad_input():
         runs = [read_run(folder) for folder in args.runs]
-    except (FileNotFoundError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
     print(render(runs))
     return 0
 
 
 DEMO_EVAL_TASKS = "scale_vqa,scale_vqa_blind,scale_vqa_single_high"
+DEMO_MODEL, DEMO_RUN = "tiny-qwen2.5-vl", "eval-run"
+"""Where the demo builds its tiny model and writes its eval run, inside the demo folder."""
+
+
+def demo_eval_argv(out: Path, paths: dict[str, Path]) -> list[str]:
+    """The ``scale-vqa eval`` arguments that evaluate the demo's tiny model on the demo release."""
+    return ["eval", "--model", "hf", "--model-args", f"pretrained={out / DEMO_MODEL}", "--data",
+            str(paths["release"]), "--images", str(paths["images"]), "--split", "validation", "--tasks",
+            DEMO_EVAL_TASKS, "--out", str(out / DEMO_RUN), "--device", "cpu", "--max-gen-toks", "24",
+            "--batch-size", "8", "--name", "tiny-random-vlm"]
 
 
 def demo_step(out: Path, paths: dict[str, Path]) -> int:
-    """Step 7: lm-eval (hf-multimodal) on the demo release with a tiny random Qwen2.5-VL built offline, then
-    `scale-vqa report`, when the eval extra is installed."""
-    from scale_vqa.commands import missing_extra
+    """Steps 7-8: lm-eval (hf-multimodal) on the demo release with a tiny random Qwen2.5-VL built offline — the
+    printed ``scale-vqa eval`` command is the one that runs — then `scale-vqa report`, when the eval extra is
+    installed."""
+    from scale_vqa.cli import main
 
-    model, run_dir = out / "tiny-qwen2.5-vl", out / "eval-run"
-    print(f"\n== 7. scale-vqa eval --model hf --model-args pretrained={model} --data {paths['release']} "
-          f"--split validation --tasks {DEMO_EVAL_TASKS} --out {run_dir} --device cpu --max-gen-toks 24")
-    problem = missing_extra("eval", "torch", "transformers", "lm_eval", "PIL")
-    if problem:
-        print(f"   skipped: {problem}")
+    argv = demo_eval_argv(out, paths)
+    print(f"\n== 7. {shlex.join(['scale-vqa', *argv])}")
+    try:
+        require_extra("eval", *EVAL_MODULES, what="this step")
+    except MissingExtraError as exc:
+        print(f"   skipped: {exc}")
         return 0
-    import logging
-
-    from evaluator.report import read_run, render
-    from evaluator.runner import run_eval
     from evaluator.tiny_model import build_tiny_vlm
 
-    for name in ("lm_eval", "transformers", "httpx"):
-        logging.getLogger(name).setLevel(logging.ERROR)
     print("   (a tiny *random* Qwen2.5-VL built offline: it cannot see, and was only taught the answer format —\n"
           "    it answers B to everything; a real model goes where pretrained= points)")
-    build_tiny_vlm(model)
-    result = run_eval("hf", {"pretrained": str(model)}, source=str(paths["release"]), split="validation",
-                      tasks=DEMO_EVAL_TASKS, out=run_dir, images=str(paths["images"]), device="cpu", batch_size=8,
-                      max_gen_toks=24, name="tiny-random-vlm")
-    print("   " + (run_dir / "table.md").read_text(encoding="utf-8").strip().replace("\n", "\n   "))
-    print(f"\n== 8. scale-vqa report {run_dir}")
-    print("   " + render([read_run(run_dir)]).replace("\n", "\n   "))
-    print(f"   run folder: {result.out} (results.json, samples_*.jsonl, predictions_*.jsonl, key.json)")
-    return 0
+    build_tiny_vlm(out / DEMO_MODEL)
+    code = main(argv)
+    if code:
+        return code
+    print(f"\n== 8. scale-vqa report {shlex.quote(str(out / DEMO_RUN))}")
+    return main(["report", str(out / DEMO_RUN)])

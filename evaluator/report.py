@@ -18,8 +18,7 @@ from scale_vqa.report import pct, seed_table
 from scale_vqa.results import read_result_folder
 from scale_vqa.scoring import ScoreReport
 from scale_vqa.stats import paired_bootstrap_macro
-
-from .taskgen import group_name, group_order
+from scale_vqa.variants import group_label, group_name, group_order, group_suffix
 
 SINGLES = tuple(group_name(s) for s in ("single_low", "single_mid", "single_high"))
 
@@ -73,14 +72,14 @@ def gains(run: Run) -> list[Gain]:
     singles = [(g, reps[g]) for g in SINGLES if g in reps]
     if singles:
         best, rep = max(singles, key=lambda kv: kv[1].macro)
-        out.append(gain(std, rep, "cross-scale gain", f"best single scale ({best.removeprefix('scale_vqa_')})"))
+        out.append(gain(std, rep, "cross-scale gain", f"best single scale ({group_suffix(best)})"))
     if group_name("shuffled") in reps:
         out.append(gain(std, reps[group_name("shuffled")], "shuffle drop", "another region's images"))
     return out
 
 
 def render(runs: list[Run]) -> str:
-    rows = [(f"{run.name} · {group.removeprefix('scale_vqa').lstrip('_') or 'all scales'}", rep)
+    rows = [(f"{run.name} · {group_label(group)}", rep)
             for run in runs for group, rep in run.reports.items()]
     lines = [seed_table(rows), ""]
     for run in runs:
@@ -91,7 +90,7 @@ def render(runs: list[Run]) -> str:
         if not run_gains:
             lines.append(f"{run.name}: no ablation variants in this run (add scale_vqa_blind / "
                          "scale_vqa_single_* to --tasks)")
-    fmt = [f"{run.name} · {g.removeprefix('scale_vqa').lstrip('_') or 'all scales'} {pct(r.format_rate)}"
+    fmt = [f"{run.name} · {group_label(g)} {pct(r.format_rate)}"
            for run in runs for g, r in run.reports.items() if r.format_rate is not None]
     if fmt:
         lines += ["", "format rate: " + "; ".join(fmt)]

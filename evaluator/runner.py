@@ -1,6 +1,6 @@
 """``scale-vqa eval``: lm-eval on the Scale-VQA task folder with the right backend arguments, in one process.
 
-It registers :mod:`evaluator.openai_chat` and indexes only our task folder (``TaskManager(include_path=…,
+It registers the chat models of :mod:`evaluator.chat.lm` and indexes only our task folder (``TaskManager(include_path=…,
 include_defaults=False)``: no 17 s scan of lm-eval's built-in tasks), always applies the chat template, decodes
 each image only when its request is processed and releases it afterwards, and writes a run folder:
 
@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from scale_vqa.atomic import atomic_write_text, replace_dir
+from scale_vqa.atomic import atomic_dir, atomic_write_text
+from scale_vqa.errors import BadInputError
 from scale_vqa.parse import parse_answer
 from scale_vqa.predictions import Prediction
 from scale_vqa.prompt import split_rotation_id
@@ -29,9 +30,12 @@ from scale_vqa.release import write_release
 from scale_vqa.report import seed_table
 from scale_vqa.samples import sample_output
 from scale_vqa.scoring import ScoreReport, score
+from scale_vqa.variants import GROUPS, group_label, group_name, group_order
 
 from .docs import IMAGE_REF
-from .taskgen import TASK_DIR, VARIANTS, group_name, group_order
+from .preflight import check_generation_budget, check_source, check_tasks
+from .quiet import quiet_libraries
+from .taskgen import TASK_DIR
 
 BACKENDS: dict[str, str] = {"hf": "hf-multimodal", "vllm": "vllm-vlm", "openai": "scale-vqa-openai"}
 """``--model`` choice → lm-eval model name."""
@@ -74,18 +78,18 @@ def parse_model_args(text: str | dict[str, Any] | None) -> dict[str, Any]:
 def model_arguments(backend: str, model_args: str | dict[str, Any] | None) -> dict[str, Any]:
     """The backend's defaults under the user's arguments; refuses ``max_images`` below 3 (it drops images)."""
     if backend not in BACKENDS:
-        raise ValueError(f"unknown --model {backend!r}: choose one of {', '.join(BACKENDS)}")
+        raise BadInputError(f"unknown --model {backend!r}: choose one of {', '.join(BACKENDS)}")
     args = {**DEFAULT_ARGS[backend], **parse_model_args(model_args)}
     if backend == "vllm":
         pixels = {k: args.pop(k) for k in ("min_pixels", "max_pixels") if k in args}
         args["mm_processor_kwargs"] = {**args["mm_processor_kwargs"], **pixels}
     if int(args["max_images"]) < 3:
-        raise ValueError(f"max_images={args['max_images']} would silently drop images 2–3 of every item; "
+        raise BadInputError(f"max_images={args['max_images']} would silently drop images 2–3 of every item; "
                          "Scale-VQA prompts carry 3 images (use max_images=3)")
     if backend == "openai" and "model" not in args:
-        raise ValueError("--model openai needs model=NAME (and base_url=http://HOST:PORT/v1/chat/completions)")
+        raise BadInputError("--model openai needs model=NAME (and base_url=http://HOST:PORT/v1/chat/completions)")
     if backend != "openai" and "pretrained" not in args:
-        raise ValueError(f"--model {backend} needs pretrained=MODEL_DIR_OR_ID in --model-args")
+        raise BadInputError(f"--model {backend} needs pretrained=MODEL_DIR_OR_ID in --model-args")
     return args
 
 
@@ -95,7 +99,7 @@ def expand_tasks(tasks: Sequence[str] | str | None) -> list[str]:
         return list(DEFAULT_TASKS)
     names = [t.strip() for t in (tasks.split(",") if isinstance(tasks, str) else tasks) if t.strip()]
     if "all" in names:
-        names = [group_name(s) for s in VARIANTS if s != "hard"]
+        names = [group_name(s) for s in GROUPS if s != "hard"]
     return names
 
 
@@ -135,7 +139,7 @@ def build_model(backend: str, args: dict[str, Any], *, batch_size: int | str | N
     """Instantiate the lm-eval model (registering ours; image-only Qwen processors when torchvision is missing)."""
     from lm_eval.api.registry import get_model
 
-    from . import openai_chat  # noqa: F401  (registers scale-vqa-openai)
+    from .chat import lm  # noqa: F401  (registers scale-vqa-openai)
 
     if backend == "hf":
         from evaluator.vlm_compat import ensure_qwen_processor
@@ -158,6 +162,9 @@ def run_eval(backend: str, model_args: str | dict[str, Any] | None, *, source: s
     instead of building `backend` (API clients of :mod:`baselines`, benchmarks, notebooks)."""
     t0 = time.perf_counter()
     args = model_arguments(backend, model_args) if lm is None else parse_model_args(model_args)
+    check_source(source, split, images)  # before the model loads: a wrong --data or --split fails in seconds
+    if lm is None:
+        check_generation_budget(backend, args, max_gen_toks)
     import lm_eval
     from lm_eval.tasks import TaskManager
 
@@ -170,13 +177,12 @@ def run_eval(backend: str, model_args: str | dict[str, Any] | None, *, source: s
         metadata["scale_vqa_system"] = system
     manager = TaskManager(include_path=str(TASK_DIR), include_defaults=False, metadata=metadata)
     task_names = expand_tasks(tasks)
-    unknown = [t for t in task_names if t not in manager.all_tasks]
-    if unknown:
-        raise ValueError(f"unknown task(s) {', '.join(unknown)}; available: {', '.join(sorted(manager.all_groups))}")
+    check_tasks(task_names, manager.all_tasks, manager.all_groups)
     t_setup = time.perf_counter()
     built = lm is None
     if lm is None:
-        lm = build_model(backend, args, batch_size=batch_size, device=device)
+        with quiet_libraries():
+            lm = build_model(backend, args, batch_size=batch_size, device=device)
     t_model = time.perf_counter()
     _serve_in_chunks(lm, CHUNK.get(backend, 64))
     first_request: list[float] = []
@@ -188,10 +194,12 @@ def run_eval(backend: str, model_args: str | dict[str, Any] | None, *, source: s
 
     lm.generate_until = timed
     gen_kwargs = {"max_gen_toks": max_gen_toks} if max_gen_toks else None
-    # greedy; API clients (this runner's openai backend, or an `lm` such as baselines.api.lm_eval_chat's) need no torch
+    # greedy; API clients (scale-vqa-openai, or an `lm` such as evaluator.chat.lm.make_lm's) need no torch
     seeds = {"torch_random_seed": None} if backend not in ("hf", "vllm") else {}
-    results = lm_eval.simple_evaluate(model=lm, tasks=task_names, task_manager=manager, apply_chat_template=True,
-                                      log_samples=True, limit=limit, gen_kwargs=gen_kwargs, **seeds)
+    with quiet_libraries():
+        results = lm_eval.simple_evaluate(model=lm, tasks=task_names, task_manager=manager,
+                                          apply_chat_template=True, log_samples=True, limit=limit,
+                                          gen_kwargs=gen_kwargs, **seeds)
     t_done = time.perf_counter()
     timings = {"setup_s": t_setup - t0, "model_load_s": t_model - t_setup,
                "to_first_request_s": (first_request[0] - t0 - (t_model - t_setup)) if first_request else None,
@@ -219,7 +227,7 @@ def _model_name(backend: str, args: dict[str, Any]) -> str:
 
 
 def _group_of(task: str) -> str:
-    for suffix in sorted(VARIANTS, key=len, reverse=True):
+    for suffix in sorted(GROUPS, key=len, reverse=True):
         if suffix and task.startswith(group_name(suffix) + "_"):
             return group_name(suffix)
     return group_name("")
@@ -231,10 +239,7 @@ def write_run(results: dict[str, Any], meta: dict[str, Any], out: Path) -> RunRe
 
     from .docs import source_by_key
 
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp-{int(time.time() * 1000)}")
-    tmp.mkdir()
-    try:
+    with atomic_dir(out) as tmp:
         samples: dict[str, list[dict[str, Any]]] = results.pop("samples", {})
         dump = json.dumps(results, indent=2, default=handle_non_serializable, ensure_ascii=False)
         atomic_write_text(tmp / "results.json", dump)
@@ -265,19 +270,12 @@ def write_run(results: dict[str, Any], meta: dict[str, Any], out: Path) -> RunRe
         write_release(sorted(key_items.values(), key=lambda i: i.id), tmp / "key.json")
         atomic_write_text(tmp / "table.md", run_table(meta["name"], reports) + "\n")
         atomic_write_text(tmp / "run.json", json.dumps(meta, indent=2, default=str) + "\n")
-        replace_dir(tmp, out)
-    except BaseException:
-        import shutil
-
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return RunResult(out, reports, results.get("results", {}), meta["timings"])
 
 
 def run_table(name: str, reports: dict[str, ScoreReport]) -> str:
     """The seed paper's table, one row per variant, then the image gain when both rows are there."""
-    rows = [(f"{name} ({group.removeprefix('scale_vqa').lstrip('_') or 'all scales'})", rep)
-            for group, rep in reports.items()]
+    rows = [(f"{name} ({group_label(group)})", rep) for group, rep in reports.items()]
     text = seed_table(rows)
     std, blind = reports.get(group_name("")), reports.get(group_name("blind"))
     if std is not None and blind is not None:

@@ -1,6 +1,6 @@
 """A tiny random Qwen2.5-VL (≈0.2 M parameters) built offline: for smoke tests, the demo and CPU benchmarks.
 
-Recipe: FIELD_NOTES §8. A byte-level BPE tokenizer trained on a few sentences with Qwen's special and vision
+Recipe: a byte-level BPE tokenizer trained on a few sentences with Qwen's special and vision
 tokens and a Qwen2-VL-style chat template, ``Qwen2VLImageProcessorPil(min_pixels=56², max_pixels=112²)`` (a 56²
 image becomes 4 ``<|image_pad|>`` tokens), and a 2-layer text model with a 2-block vision tower. A reply is
 planted in its embeddings so greedy decoding answers :data:`REPLY` to any prompt (``plant=False``: a plainly

@@ -1,4 +1,4 @@
-"""Qwen2.5-VL processors without torchvision (FIELD_NOTES §8). Imports transformers only when called.
+"""Qwen2.5-VL processors without torchvision. Imports transformers only when called.
 
 transformers 5.23's Qwen-VL processors always build a *video* processor, which needs torchvision; CPU torch
 2.13 has no matching torchvision wheel. :func:`ensure_qwen_processor` registers, once per process, a processor
@@ -66,7 +66,7 @@ def load_processor(path: str, **kwargs: Any) -> Any:
 def fix_stop_strings_with_processor() -> None:
     """Let ``generate(stop_strings=…, tokenizer=processor)`` work: ``transformers serve`` 5.23 passes a VLM's
     *processor* as the tokenizer of stop strings, which fails (it is called with text as images). Patches
-    ``StopStringCriteria`` to use the processor's tokenizer. Call it in the server process (see the tests)."""
+    ``StopStringCriteria`` to use the processor's tokenizer. Call it in the server process before it starts."""
     from transformers.generation import stopping_criteria
 
     cls = stopping_criteria.StopStringCriteria
@@ -76,8 +76,3 @@ def fix_stop_strings_with_processor() -> None:
         inner(self, getattr(tokenizer, "tokenizer", tokenizer), stop_strings)
 
     cls.__init__ = __init__
-
-
-SERVE_PRELUDE = ("from evaluator.vlm_compat import ensure_qwen_processor, fix_stop_strings_with_processor; "
-                 "ensure_qwen_processor(); fix_stop_strings_with_processor()")
-"""Python to run in a ``transformers serve`` process for Qwen-VL models (``python -c PRELUDE; main()``)."""

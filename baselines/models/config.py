@@ -10,16 +10,23 @@ the system prompt, image limits, generation settings, and one or more backends, 
 * ``server`` — any OpenAI-compatible server you start (``vllm serve``, ``transformers serve``), through the
   evaluator's ``scale-vqa-openai`` model; the config gives the serve command;
 * ``openai``, ``gemini``, ``dashscope`` — the OpenAI API, Gemini (google-genai) and Qwen on DashScope (its
-  SDK), through :mod:`baselines.api.lm_eval_chat` with a reply cache; keys come from the environment.
+  SDK), through the evaluator's chat model (:mod:`evaluator.chat.lm`) with a reply cache; keys come from the
+  environment.
+
+A file is checked with :func:`scale_vqa.config.validate_config` against :class:`ModelConfig` (unknown keys are
+errors), then for what the fields mean together; every problem names the file, the line and the field.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from baselines.toml_config import check_keys, read_toml, take
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from evaluator.chat.settings import Generation
+from scale_vqa.config import ConfigError, problems_from_errors, read_toml, validate_config
+from scale_vqa.errors import BadInputError
 from scale_vqa.prompt import SEED_SYSTEM_PROMPT
 
 MODELS_DIR = Path(__file__).parent
@@ -33,54 +40,75 @@ BACKEND_KINDS: dict[str, str] = {
 }
 API_KINDS = ("openai", "gemini", "dashscope")
 WEIGHTS = ("native", "api", "custom-code")
-REASONING_EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh")
-TOP_KEYS = ("name", "published", "model_id", "weights", "system_prompt", "notes", "images", "generation", "backends")
+RESERVED_ARGS = ("pretrained", "max_images", "max_pixels", "min_pixels", "model")
+"""Model arguments that come from the config's model and images, never from a backend's ``args``."""
+CONFIG_GENERATION = {"max_gen_toks": 4096, "stop": ["</answer>"]}
+"""A config's generation defaults (the task's: a 4096-token budget, stop at ``</answer>``)."""
 
 
-@dataclass(frozen=True)
-class Images:
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Images(Strict):
     max_images: int = 3
     max_pixels: int | None = None
     """Pixel budget per image (Qwen-VL processors; API images are downscaled to it before sending)."""
     min_pixels: int | None = None
 
-
-@dataclass(frozen=True)
-class GenerationSettings:
-    max_gen_toks: int = 4096
-    temperature: float | None = 0.0
-    """None: not sent (the provider's default; e.g. OpenAI reasoning models accept only their default)."""
-    stop: tuple[str, ...] = ("</answer>",)
-    reasoning_effort: str | None = None
+    @field_validator("max_images")
+    @classmethod
+    def _three(cls, value: int) -> int:
+        if value < 3:
+            raise ValueError(f"{value} would drop images: Scale-VQA prompts carry 3")
+        return value
 
 
-@dataclass(frozen=True)
-class Backend:
-    kind: str
-    model: str | None
+class Backend(Strict):
+    kind: str = ""
+    """Set from the table's name (``[backends.KIND]``)."""
+    model: str | None = None
     """The id this backend loads or requests; None for custom-code weights (the user passes a converted path)."""
-    args: dict[str, Any] = field(default_factory=dict)
+    args: dict[str, Any] = Field(default_factory=dict)
     """Extra lm-eval model arguments (vllm/hf/server) or client options (API backends)."""
     base_url: str | None = None
     serve: str | None = None
     """For ``server``: the command that starts the server this config expects."""
 
 
-@dataclass(frozen=True)
-class ModelConfig:
-    key: str
-    """File stem, e.g. ``qwen2.5-vl-7b``: what ``scale-vqa baselines run`` takes."""
+class ModelConfig(Strict):
+    """One model config file. `key` (the file stem, e.g. ``qwen2.5-vl-7b``: what ``scale-vqa baselines run``
+    takes) and `path` are set by :func:`load_model_config`, not read from the file."""
+
+    key: str = ""
+    path: Path | None = None
     name: str
     model_id: str
-    weights: str
-    system_prompt: str
+    weights: Literal[WEIGHTS]  # type: ignore[valid-type]
+    system_prompt: str = "seed"
     """``seed``, ``none`` or the literal text."""
-    images: Images
-    generation: GenerationSettings
-    backends: dict[str, Backend]
     published: str | None = None
     notes: str = ""
-    path: Path | None = None
+    images: Images = Images()
+    generation: Generation = Generation(**CONFIG_GENERATION)
+    backends: dict[str, Backend]
+
+    @model_validator(mode="before")
+    @classmethod
+    def _not_from_the_file(cls, data: Any) -> Any:
+        if isinstance(data, dict) and {"key", "path"} & data.keys():
+            raise ValueError("'key' and 'path' come from the file's name and place, not from its contents")
+        return data
+
+    @field_validator("generation", mode="before")
+    @classmethod
+    def _config_defaults(cls, table: Any) -> Any:
+        return {**CONFIG_GENERATION, **table} if isinstance(table, dict) else table
+
+    @field_validator("notes")
+    @classmethod
+    def _strip(cls, notes: str) -> str:
+        return notes.strip()
 
     @property
     def default_backend(self) -> str:
@@ -94,7 +122,7 @@ class ModelConfig:
     def backend(self, kind: str | None = None) -> Backend:
         kind = kind or self.default_backend
         if kind not in self.backends:
-            raise ValueError(f"{self.key}: no {kind!r} backend; this config has {', '.join(self.backends)}")
+            raise BadInputError(f"{self.key}: no {kind!r} backend; this config has {', '.join(self.backends)}")
         return self.backends[kind]
 
     def command(self, kind: str | None = None, *, data: str = "DATA", split: str = "test") -> str:
@@ -109,105 +137,59 @@ class ModelConfig:
         return " ".join(parts)
 
 
-def _images(problems: Any, table: Any) -> Images:
-    if not isinstance(table, dict):
-        problems.add("images", "must be a table")
-        return Images()
-    check_keys(problems, table, ("max_images", "max_pixels", "min_pixels"), "images.")
-    out = Images(take(problems, table, "max_images", int, prefix="images.", default=3),
-                 take(problems, table, "max_pixels", int, prefix="images.", default=None),
-                 take(problems, table, "min_pixels", int, prefix="images.", default=None))
-    if out.max_images < 3:
-        problems.add("images.max_images", f"{out.max_images} would drop images: Scale-VQA prompts carry 3")
-    if out.max_pixels is not None and out.min_pixels is not None and out.min_pixels > out.max_pixels:
-        problems.add("images.min_pixels", "is larger than max_pixels")
-    return out
-
-
-def _generation(problems: Any, table: Any) -> GenerationSettings:
-    if not isinstance(table, dict):
-        problems.add("generation", "must be a table")
-        return GenerationSettings()
-    p = "generation."
-    check_keys(problems, table, ("max_gen_toks", "temperature", "stop", "reasoning_effort"), p)
-    temp = take(problems, table, "temperature", (int, float, str), prefix=p, default=0.0)
-    if isinstance(temp, str):
-        if temp != "default":
-            problems.add(p + "temperature", "must be a number or \"default\" (not sent; the provider's default)")
-        temp = None
-    stop = take(problems, table, "stop", list, prefix=p, default=["</answer>"])
-    if stop is not None and not all(isinstance(s, str) and s for s in stop):
-        problems.add(p + "stop", "must be a list of non-empty strings")
-        stop = []
-    out = GenerationSettings(take(problems, table, "max_gen_toks", int, prefix=p, default=4096),
-                             None if temp is None else float(temp), tuple(stop or ()),
-                             take(problems, table, "reasoning_effort", str, prefix=p, default=None,
-                                  choices=REASONING_EFFORTS))
-    if out.max_gen_toks is not None and out.max_gen_toks < 1:
-        problems.add(p + "max_gen_toks", "must be positive")
-    return out
-
-
-def _backends(problems: Any, table: Any, weights: str | None, model_id: str | None) -> dict[str, Backend]:
-    if not isinstance(table, dict) or not table:
-        problems.add("backends", "needs at least one [backends.KIND] table, KIND one of " + ", ".join(BACKEND_KINDS))
-        return {}
-    out = {}
-    for kind, spec in table.items():
-        p = f"backends.{kind}."
+def _problems(cfg: ModelConfig) -> list[tuple[tuple[str, ...], str]]:
+    """What the fields of a well-typed config get wrong together: (location, message) pairs."""
+    out: list[tuple[tuple[str, ...], str]] = []
+    if not cfg.backends:
+        out.append((("backends",), "needs at least one [backends.KIND] table, KIND one of " + ", ".join(BACKEND_KINDS)))
+    for kind, b in cfg.backends.items():
+        where = ("backends", kind)
         if kind not in BACKEND_KINDS:
-            problems.add(f"backends.{kind}", f"unknown backend {kind!r}; choose from {', '.join(BACKEND_KINDS)}")
+            out.append((where, f"unknown backend {kind!r}; choose from {', '.join(BACKEND_KINDS)}"))
             continue
-        if not isinstance(spec, dict):
-            problems.add(f"backends.{kind}", "must be a table")
-            continue
-        check_keys(problems, spec, ("model", "args", "base_url", "serve"), p)
-        model = take(problems, spec, "model", str, prefix=p, default=None)
-        args = take(problems, spec, "args", dict, prefix=p, default={})
-        base_url = take(problems, spec, "base_url", str, prefix=p, default=None)
-        serve = take(problems, spec, "serve", str, prefix=p, default=None)
-        if kind == "server" and not base_url:
-            problems.add(f"backends.{kind}", "a server backend needs base_url (…/v1/chat/completions)")
-        if kind == "server" and not serve:
-            problems.add(f"backends.{kind}", "a server backend needs the serve command that starts it")
-        if kind in API_KINDS and not model:
-            problems.add(f"backends.{kind}", "an API backend needs the provider's model name")
-        if model is None and kind not in API_KINDS and weights != "custom-code":
-            model = model_id  # local backends load the config's model_id unless they name other weights
-        for reserved in ("pretrained", "max_images", "max_pixels", "min_pixels", "model"):
-            if args and reserved in args:
-                problems.add(p + "args", f"{reserved!r} comes from the config's model/images, not args")
-        out[kind] = Backend(kind, model, dict(args or {}), base_url, serve)
+        if kind == "server" and not b.base_url:
+            out.append((where, "a server backend needs base_url (…/v1/chat/completions)"))
+        if kind == "server" and not b.serve:
+            out.append((where, "a server backend needs the serve command that starts it"))
+        if kind in API_KINDS and not b.model:
+            out.append((where, "an API backend needs the provider's model name"))
+        out += [((*where, "args"), f"{name!r} comes from the config's model/images, not args")
+                for name in RESERVED_ARGS if name in b.args]
+    i = cfg.images
+    if i.max_pixels is not None and i.min_pixels is not None and i.min_pixels > i.max_pixels:
+        out.append((("images", "min_pixels"), "is larger than max_pixels"))
+    if cfg.weights == "custom-code" and len(cfg.notes) < 40:
+        out.append((("notes",), "custom-code weights: say what runs and what not (how to convert, what is untested)"))
+    if cfg.published is not None:
+        from baselines.tables.reference import published_rows
+
+        names = [r.model for r in published_rows()]
+        if cfg.published not in names:
+            out.append((("published",), f"{cfg.published!r} is not a published row; known: {', '.join(names)}"))
+    if cfg.weights == "api" and not any(k in API_KINDS for k in cfg.backends):
+        out.append((("backends",), "API weights need an openai, gemini or dashscope backend"))
     return out
 
 
 def load_model_config(path: str | Path) -> ModelConfig:
-    """One config; raises :class:`~scale_vqa.problems.InputError` listing every problem with file, line, field."""
+    """One config; raises :class:`~scale_vqa.config.ConfigError` listing every problem with file, line, field."""
     path = Path(path)
-    data, problems = read_toml(path)
-    check_keys(problems, data, TOP_KEYS)
-    name = take(problems, data, "name", str)
-    model_id = take(problems, data, "model_id", str)
-    weights = take(problems, data, "weights", str, choices=WEIGHTS)
-    system = take(problems, data, "system_prompt", str, default="seed")
-    notes = take(problems, data, "notes", str, default="")
-    published = take(problems, data, "published", str, default=None)
-    images = _images(problems, data.get("images", {}))
-    gen = _generation(problems, data.get("generation", {}))
-    backends = _backends(problems, data.get("backends"), weights, model_id)
-    if weights == "custom-code" and len(notes.strip()) < 40:
-        problems.add("notes", "custom-code weights: say what runs and what not (how to convert, what is untested)")
-    if published is not None:
-        from baselines.tables.reference import published_rows
+    data, lines = read_toml(path)
+    cfg = validate_config(ModelConfig, data, path, lines)
+    problems = _problems(cfg)
+    if problems:
+        errors = [{"loc": loc, "msg": msg, "type": "value_error"} for loc, msg in problems]
+        raise ConfigError(problems_from_errors(errors, path, lines), str(path))
+    backends = {kind: b.model_copy(update={"kind": kind, "model": _backend_model(cfg, kind, b)})
+                for kind, b in cfg.backends.items()}
+    return cfg.model_copy(update={"key": path.stem, "path": path, "backends": backends})
 
-        names = [r.model for r in published_rows()]
-        if published not in names:
-            problems.add("published", f"{published!r} is not a published row; known: {', '.join(names)}")
-    if weights == "api" and not any(k in API_KINDS for k in backends):
-        problems.add("backends", "API weights need an openai, gemini or dashscope backend")
-    problems.raise_if_any(str(path))
-    return ModelConfig(path.stem, name, model_id, weights, system, images, gen, backends, published, notes.strip(),
-                       path)
+
+def _backend_model(cfg: ModelConfig, kind: str, b: Backend) -> str | None:
+    """Local backends load the config's model_id unless they name other weights (custom code: none)."""
+    if b.model is None and kind not in API_KINDS and cfg.weights != "custom-code":
+        return cfg.model_id
+    return b.model
 
 
 def model_configs(directory: Path = MODELS_DIR) -> dict[str, ModelConfig]:
@@ -224,4 +206,4 @@ def find_model_config(name: str) -> ModelConfig:
     for cfg in configs.values():
         if wanted in (cfg.key.lower(), cfg.name.lower()):
             return cfg
-    raise ValueError(f"unknown model {name!r}; choose from {', '.join(configs)} (or give a config .toml file)")
+    raise BadInputError(f"unknown model {name!r}; choose from {', '.join(configs)} (or give a config .toml file)")

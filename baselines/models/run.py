@@ -1,19 +1,21 @@
 """Reproduce a model's row: a :class:`~baselines.models.config.ModelConfig` → one evaluator run.
 
 Local backends (``vllm``, ``hf``, ``server``) become evaluator model arguments; API backends (``openai``,
-``gemini``, ``dashscope``) become a :mod:`baselines.api.lm_eval_chat` model with a reply cache beside the run folder
-(an interrupted run resumes without paying twice). Either way :func:`evaluator.runner.run_eval` writes the run
-folder (results, samples, predictions, key, table), scored by the core.
+``gemini``, ``dashscope``) become the evaluator's chat model (:mod:`evaluator.chat.lm`) with a reply cache beside
+the run folder (an interrupted run resumes without paying twice). Either way :func:`evaluator.runner.run_eval`
+writes the run folder (results, samples, predictions, key, table), scored by the core.
 """
 
 from __future__ import annotations
 
 import shlex
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from baselines.models.config import API_KINDS, ModelConfig
+from evaluator.chat.settings import Generation
+from scale_vqa.errors import BadInputError
 
 EVALUATOR_BACKEND = {"vllm": "vllm", "hf": "hf", "server": "openai"}
 """Config backend kind → ``scale-vqa eval --model`` choice (API kinds run through their own lm-eval model)."""
@@ -30,7 +32,7 @@ class Plan:
     model: str
     model_args: dict[str, Any]
     """Evaluator model arguments (local kinds) or client settings (API kinds)."""
-    gen: dict[str, Any] = field(default_factory=dict)
+    gen: Generation
 
     @property
     def evaluator_backend(self) -> str:
@@ -42,7 +44,7 @@ class Plan:
             return None
         args = ",".join(f"{k}={_arg(v)}" for k, v in self.model_args.items())
         parts = ["scale-vqa", "eval", "--model", self.evaluator_backend, "--model-args", args, "--data", data,
-                 "--split", split, "--tasks", tasks, "--max-gen-toks", str(self.gen["max_gen_toks"]),
+                 "--split", split, "--tasks", tasks, "--max-gen-toks", str(self.gen.max_tokens),
                  "--name", self.config.name, "--out", out]
         if self.config.system_prompt != "seed":
             parts += ["--system", self.config.system_prompt]
@@ -59,23 +61,21 @@ def _arg(value: Any) -> str:
 
 def plan(config: ModelConfig, kind: str | None = None, *, model_path: str | None = None,
          base_url: str | None = None) -> Plan:
-    """Resolve the backend and its arguments; raises ValueError with what to do when something is missing."""
+    """Resolve the backend and its arguments; raises BadInputError with what to do when something is missing."""
     backend = config.backend(kind)
     model = model_path or backend.model
     if not model:
-        raise ValueError(f"{config.name} ({config.key}): its published weights need custom code, so there is no "
+        raise BadInputError(f"{config.name} ({config.key}): its published weights need custom code, so there is no "
                          "model to load as is; convert them and pass --model-path DIR (see `scale-vqa baselines "
                          f"show {config.key}`)")
-    gen = {"max_gen_toks": config.generation.max_gen_toks, "temperature": config.generation.temperature,
-           "stop": list(config.generation.stop), "reasoning_effort": config.generation.reasoning_effort}
+    gen = config.generation
     if backend.kind in API_KINDS:
         args = {**backend.args}
         if base_url or backend.base_url:
             args["base_url"] = base_url or backend.base_url
         return Plan(config, backend.kind, model, args, gen)
-    g = config.generation
-    if g.temperature != 0.0 or g.stop != ("</answer>",) or g.reasoning_effort is not None:
-        raise ValueError(f"{config.key}: local backends decode greedily and stop at </answer> (the task's "
+    if gen.temperature != 0.0 or gen.stop != ("</answer>",) or gen.reasoning_effort is not None:
+        raise BadInputError(f"{config.key}: local backends decode greedily and stop at </answer> (the task's "
                          "generation settings); set generation.temperature = 0.0 and stop = [\"</answer>\"]")
     if backend.kind == "server":
         args = {"model": model, "base_url": base_url or backend.base_url, "max_images": config.images.max_images,
@@ -92,17 +92,15 @@ def plan(config: ModelConfig, kind: str | None = None, *, model_path: str | None
 def api_model(p: Plan, *, cache: str | Path | None, concurrency: int = 4, rpm: float = 0.0, retries: int = 5,
               progress: bool = True) -> Any:
     """The lm-eval model for an API plan: the provider's client behind the reply cache."""
-    from baselines.api.cache import ResponseCache
-    from baselines.api.clients import BACKENDS, Generation
+    from baselines.api.clients import backend_class
+    from evaluator.chat.cache import ResponseCache
 
-    client = BACKENDS[p.kind](p.model, **p.model_args)  # first: a missing key fails before anything is written
-    from baselines.api.lm_eval_chat import make_lm
+    client = backend_class(p.kind)(p.model, **p.model_args)  # first: a missing key fails before anything is written
+    from evaluator.chat.lm import make_lm
 
-    gen = Generation(max_tokens=p.gen["max_gen_toks"], temperature=p.gen["temperature"],
-                     stop=tuple(p.gen["stop"]), reasoning_effort=p.gen["reasoning_effort"])
-    return make_lm(client, gen=gen, max_pixels=p.config.images.max_pixels,
+    return make_lm(client, gen=p.gen, max_pixels=p.config.images.max_pixels,
                    cache=ResponseCache(cache) if cache else None, concurrency=concurrency, rpm=rpm,
-                   retries=retries, progress=progress, send_stop=bool(p.gen["stop"]))
+                   retries=retries, progress=progress, send_stop=bool(p.gen.stop))
 
 
 def cache_path(out: str | Path) -> Path:
@@ -124,8 +122,8 @@ def run_model(config: ModelConfig, *, data: str, out: str | Path, kind: str | No
     if p.kind in API_KINDS:
         lm = api_model(p, cache=cache or cache_path(out), concurrency=concurrency, rpm=rpm, progress=progress)
     record = {"model": p.model, "backend": p.kind, "max_pixels": config.images.max_pixels,
-              **{k: v for k, v in p.gen.items() if k != "max_gen_toks"}}  # what an API run.json records
+              **p.gen.model_dump(mode="json", exclude={"max_tokens"})}  # what an API run.json records
     return run_eval(p.evaluator_backend, p.model_args if lm is None else record, source=data,
                     split=split, tasks=tasks or DEFAULT_TASKS, out=out, images=images, limit=limit,
-                    batch_size=batch_size, device=device, max_gen_toks=max_gen_toks or p.gen["max_gen_toks"],
+                    batch_size=batch_size, device=device, max_gen_toks=max_gen_toks or p.gen.max_tokens,
                     name=config.name, system=None if config.system_prompt == "seed" else config.system_text, lm=lm)

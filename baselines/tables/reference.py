@@ -1,26 +1,35 @@
-"""Published results from papers, as data: ``baselines/reference/*.toml``, one file per source table.
+"""Published results from papers, as data: ``baselines/tables/published/*.toml``, one file per source table.
 
 Every row keeps the paper's numbers unchanged and is marked *published*; it is never mixed with rows measured
 here. Loading checks each row against the table's design (``n_per_dimension`` items per dimension): each
 accuracy must be k/n for some integer k (to the printed precision) and AVG the mean of those, unless the row
-explains the mismatch in ``discrepancy``. The implied counts give published rows Wilson 95 % intervals.
+explains the mismatch in ``discrepancy``. The implied counts give published rows Wilson 95 % intervals. A file
+is read with :func:`scale_vqa.config.validate_config` (unknown keys are errors), so every problem names the
+file, the line and the field.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Annotated, Any
 
-from baselines.toml_config import check_keys, read_toml, take
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from scale_vqa.config import ConfigError, problems_from_errors, read_toml, validate_config
 from scale_vqa.dimensions import DIMENSIONS, Dimension
 from scale_vqa.stats import stratified_interval, wilson_interval
 
 REFERENCE_DIR = Path(__file__).with_name("published")
-SOURCE_KEYS = ("key", "short", "citation", "table", "url", "split", "n_per_dimension", "metric", "note")
 
 
-@dataclass(frozen=True)
-class Source:
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Source(Strict):
+    """A reference file's ``[source]`` table: where its rows come from."""
+
     key: str
     short: str
     """Short citation shown in tables, e.g. ``Phan et al. 2026, arXiv:2606.17412``."""
@@ -28,9 +37,20 @@ class Source:
     table: str
     url: str
     split: str
-    n_per_dimension: int
+    n_per_dimension: Annotated[int, Field(gt=0)]
     metric: str
     note: str = ""
+
+
+Percent = Annotated[float, Field(ge=0, le=100, strict=True)]
+RowTable = create_model("RowTable", __base__=Strict, model=(str, ...), avg=(Percent, ...), discrepancy=(str, ""),
+                        **{d.value: (Percent, ...) for d in DIMENSIONS})
+"""One ``[[rows]]`` table: the model, one accuracy (%) per dimension, AVG, and an optional discrepancy."""
+
+
+class ReferenceFile(Strict):
+    source: Source
+    rows: Annotated[list[RowTable], Field(min_length=1)]  # type: ignore[valid-type]
 
 
 @dataclass(frozen=True)
@@ -64,55 +84,37 @@ def _implied(value: float, n: int) -> tuple[int, bool]:
     return k, abs(100 * k / n - value) < 0.005 + 1e-9
 
 
+def _row(table: Any, source: Source) -> tuple[PublishedRow, list[str]]:
+    """A published row and what in it breaks the table's design (empty when nothing does)."""
+    n = source.n_per_dimension
+    scores = {d: float(getattr(table, d.value)) for d in DIMENSIONS}
+    counts, mismatches = {}, []
+    for d, v in scores.items():
+        counts[d], exact = _implied(v, n)
+        if not exact:
+            mismatches.append(f"{d.value} {v:g} is not k/{n}")
+    implied_avg = 100 * sum(counts.values()) / (n * len(DIMENSIONS))
+    if abs(implied_avg - table.avg) >= 0.005 + 1e-9:
+        mismatches.append(f"avg {table.avg:g} is not the mean of the per-dimension counts ({implied_avg:.3f})")
+    return PublishedRow(table.model, scores, float(table.avg), source, counts, table.discrepancy), mismatches
+
+
 def load_reference(path: str | Path) -> list[PublishedRow]:
-    """Rows of one reference file; raises :class:`~scale_vqa.problems.InputError` naming file, line and field."""
-    data, problems = read_toml(path)
-    check_keys(problems, data, ("source", "rows"))
-    src = data.get("source")
-    if not isinstance(src, dict):
-        problems.add(None, "missing [source] table (citation, url, split, n_per_dimension, …)")
-        problems.raise_if_any(str(path))
-        raise AssertionError
-    check_keys(problems, src, SOURCE_KEYS, "source.")
-    fields = {k: take(problems, src, k, str, prefix="source.") for k in ("key", "short", "citation", "table", "url",
-                                                                          "split", "metric")}
-    n = take(problems, src, "n_per_dimension", int, prefix="source.")
-    note = take(problems, src, "note", str, prefix="source.", default="")
-    problems.raise_if_any(str(path))
-    source = Source(**fields, n_per_dimension=n, note=note)
-    rows = data.get("rows")
-    if not isinstance(rows, list) or not rows:
-        problems.add(None, "no [[rows]]")
-    rows = rows if isinstance(rows, list) else []
-    out = []
-    for i, row in enumerate(rows):
-        prefix = f"rows[{i}]."
-        check_keys(problems, row, ("model", "avg", "discrepancy", *(d.value for d in DIMENSIONS)), prefix)
-        model = take(problems, row, "model", str, prefix=prefix)
-        scores = {d: take(problems, row, d.value, (int, float), prefix=prefix) for d in DIMENSIONS}
-        avg = take(problems, row, "avg", (int, float), prefix=prefix)
-        discrepancy = take(problems, row, "discrepancy", str, prefix=prefix, default="")
-        if model is None or avg is None or any(v is None for v in scores.values()):
-            continue
-        counts, mismatches = {}, []
-        for d, v in scores.items():
-            if not 0 <= v <= 100:
-                problems.add(prefix + d.value, f"{v} is not a percentage")
-            counts[d], exact = _implied(float(v), n)
-            if not exact:
-                mismatches.append(f"{d.value} {v} is not k/{n}")
-        implied_avg = 100 * sum(counts.values()) / (n * len(DIMENSIONS))
-        if abs(implied_avg - avg) >= 0.005 + 1e-9:
-            mismatches.append(f"avg {avg} is not the mean of the per-dimension counts ({implied_avg:.3f})")
-        if mismatches and not discrepancy:
-            problems.add(prefix + "model", f"{model}: " + "; ".join(mismatches)
-                         + " — fix the transcription, or keep the published numbers and explain in 'discrepancy'")
-        out.append(PublishedRow(model, {d: float(v) for d, v in scores.items()}, float(avg), source, counts,
-                                discrepancy))
+    """Rows of one reference file; raises :class:`~scale_vqa.config.ConfigError` naming file, line and field."""
+    data, lines = read_toml(path)
+    ref = validate_config(ReferenceFile, data, path, lines)
+    out, errors = [], []
+    for i, table in enumerate(ref.rows):
+        row, mismatches = _row(table, ref.source)
+        if mismatches and not row.discrepancy:
+            errors.append({"loc": ("rows", i, "model"), "msg": f"{row.model}: " + "; ".join(mismatches)
+                           + " — fix the transcription, or keep the published numbers and explain in 'discrepancy'"})
+        out.append(row)
     names = [r.model for r in out]
-    for name in {n_ for n_ in names if names.count(n_) > 1}:
-        problems.add(None, f"model {name!r} appears more than once")
-    problems.raise_if_any(str(path))
+    errors += [{"loc": ("rows",), "msg": f"model {name!r} appears more than once"}
+               for name in sorted({m for m in names if names.count(m) > 1})]
+    if errors:
+        raise ConfigError(problems_from_errors(errors, path, lines), str(path))
     return out
 
 

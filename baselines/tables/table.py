@@ -14,6 +14,7 @@ measured section named by its split.
 
 from __future__ import annotations
 
+import io
 import json
 import math
 from collections.abc import Iterable, Sequence
@@ -22,18 +23,15 @@ from pathlib import Path
 from typing import Any
 
 from baselines.tables.reference import PublishedRow
+from scale_vqa.atomic import atomic_dir, atomic_write_bytes, atomic_write_text
 from scale_vqa.dimensions import DIMENSIONS, Dimension
 from scale_vqa.item import Item
+from scale_vqa.markdown import markdown_table
 from scale_vqa.release import canonical_split
 from scale_vqa.results import read_result_folder
 from scale_vqa.scoring import ScoreReport
 from scale_vqa.stats import Z95, chance_range
-
-VARIANT_LABELS = {
-    "": "all scales", "blind": "blind: no images", "single_low": "1× only", "single_mid": "4× only",
-    "single_high": "20× only", "shuffled": "shuffled images", "circular": "CircularEval", "hard": "hard subset",
-}
-"""Evaluator group suffix → the row label's variant."""
+from scale_vqa.variants import LABELS, group_label, group_name, group_order
 
 
 @dataclass(frozen=True)
@@ -106,23 +104,15 @@ def chance_row(items: Sequence[Item], split: str, provenance: str = "") -> Row:
                provenance or "exact: 1/options per item", "interval: where 95 % of random guessers land")
 
 
-def _suffix(group: str) -> str:
-    """Evaluator group → its variant suffix (``scale_vqa_blind`` → ``blind``, ``scale_vqa`` → "")."""
-    return group.removeprefix("scale_vqa").lstrip("_")
-
-
 def folder_rows(folder: str | Path, *, with_chance: bool = False) -> list[Row]:
     """Rows of a result folder (a ``scale-vqa eval`` run, or ``scale-vqa baselines measure`` output)."""
-    res = read_result_folder(folder, circular=lambda group: group == "scale_vqa_circular")
+    res = read_result_folder(folder, circular=lambda group: group == group_name("circular"))
     meta, key = res.meta, res.key
     split = canonical_split(str(meta.get("split") or (key[0].split if key else "")))
     described = meta.get("rows") or {}
-    labels = list(VARIANT_LABELS)
 
     def order(group: str) -> tuple[int, str]:
-        if group in described:
-            return list(described).index(group), group
-        return (labels.index(_suffix(group)) if _suffix(group) in labels else len(labels)), group
+        return (list(described).index(group) if group in described else group_order(group)), group
 
     rows = [chance_row(key, split, f"{res.folder}/key.json")] if with_chance else []
     for group in sorted(res.reports, key=order):
@@ -134,7 +124,7 @@ def folder_rows(folder: str | Path, *, with_chance: bool = False) -> list[Row]:
                                    extra={k: info[k] for k in ("description",) if k in info}))
         else:
             rows.append(report_row(str(meta.get("name") or res.folder.name), rep, kind="model",
-                                   variant=VARIANT_LABELS.get(_suffix(group), _suffix(group)), split=split,
+                                   variant=group_label(group), split=split,
                                    provenance=provenance, note=_run_note(meta),
                                    extra={"model_args": meta.get("model_args", {})}))
     return rows
@@ -178,16 +168,14 @@ def render(rows: Sequence[Row], *, cis: bool = True) -> str:
     header = ["Model", *(d.short for d in DIMENSIONS), "**AVG**", "n"]
     blocks = []
     for title, rs in sections(rows):
-        lines = [f"### {title}", "", "| " + " | ".join(header) + " |",
-                 "|---|" + "|".join(":---:" for _ in header[1:]) + "|"]
-        notes = []
+        notes, table = [], []
         for r in rs:
             cells = [_cell(r.dims.get(d), cis) for d in DIMENSIONS]
             mark = f" [{len(notes) + 1}]" if r.note and r.kind == "published" else ""
             if mark:
                 notes.append(r.note)
-            lines.append("| " + " | ".join([_label(r) + mark, *cells, f"**{_cell(r.avg, cis)}**",
-                                            str(r.avg.n)]) + " |")
+            table.append([_label(r) + mark, *cells, f"**{_cell(r.avg, cis)}**", str(r.avg.n)])
+        lines = [f"### {title}", "", markdown_table(header, table, "l" + "c" * (len(header) - 1))]
         srcs = sorted({r.provenance for r in rs if r.source == "published"})
         if srcs:
             lines += ["", *(f"Source: {s}" for s in srcs)]
@@ -229,19 +217,18 @@ def plot(rows: Sequence[Row], path: str | Path) -> Path:
     ax.set_xlabel("accuracy, % (bar: AVG with 95 % CI; markers: dimensions; dashed: chance)")
     ax.legend(loc="lower right", fontsize=7, ncols=5)
     fig.tight_layout()
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=120)
+    png = io.BytesIO()
+    fig.savefig(png, format="png", dpi=120)
     plt.close(fig)
-    tmp.replace(path)
-    return path
+    atomic_write_bytes(path, png.getvalue())
+    return Path(path)
 
 
 def leaderboard_seed_rows(rows: Sequence[Row]) -> list[dict[str, Any]]:
     """The rows the leaderboard shows beside submissions (``leaderboard_app`` reads this list)."""
     out = []
     for r in rows:
-        if r.kind == "model" and r.variant not in ("all scales", "blind: no images"):
+        if r.kind == "model" and r.variant not in (LABELS[""], LABELS["blind"]):
             continue  # image ablations stay in the baselines report; the board shows rows and blind runs
         d = r.to_dict()
         d.pop("model_args", None)
@@ -258,17 +245,10 @@ def write_measured(out: str | Path, items: Sequence[Item], results: Sequence[Any
     """Write a measure folder (atomically): ``key.json``, ``predictions_<adversary>.jsonl`` per answerer, and
     ``run.json`` describing each row. `results` are the audit's per-adversary results (name, kind, description,
     fit, letters)."""
-    import time
-
-    from scale_vqa.atomic import atomic_write_text, replace_dir
     from scale_vqa.predictions import Prediction, write_predictions
     from scale_vqa.release import write_release
 
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp-{int(time.time() * 1000)}")
-    tmp.mkdir()
-    try:
+    with atomic_dir(out) as tmp:
         write_release(items, tmp / "key.json")
         described = {}
         for r in results:
@@ -280,10 +260,4 @@ def write_measured(out: str | Path, items: Sequence[Item], results: Sequence[Any
             label = ROW_LABELS.get(r.name, f"text-only: {r.name}")
             described[r.name] = {"name": label, "kind": kind, "description": r.description, "fit": r.fit}
         atomic_write_text(tmp / "run.json", json.dumps({**meta, "rows": described}, indent=2) + "\n")
-        replace_dir(tmp, out)
-    except BaseException:
-        import shutil
-
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return out
+    return Path(out)

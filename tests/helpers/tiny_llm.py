@@ -71,6 +71,11 @@ def build_tiny_chat_model(out: Path) -> Path:
     return out
 
 
+SERVE_PRELUDE = ("from evaluator.vlm_compat import ensure_qwen_processor, fix_stop_strings_with_processor; "
+                 "ensure_qwen_processor(); fix_stop_strings_with_processor()")
+"""Python to run in a ``transformers serve`` process for Qwen-VL models (``python -c PRELUDE; main()``)."""
+
+
 def served_model(model_dir: Path) -> str:
     """The ``model`` a request to :func:`serve` must name: the path exactly as given to ``transformers serve``."""
     return str(model_dir)

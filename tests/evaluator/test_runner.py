@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -13,29 +14,18 @@ pytest.importorskip("lm_eval")
 pytest.importorskip("transformers")
 
 from evaluator import docs, metrics, taskgen
-from evaluator.openai_chat import interleave
 from evaluator.report import gain, read_run, render
 from evaluator.runner import model_arguments, run_eval
 from scale_vqa.cli import main
 from scale_vqa.predictions import Prediction
 from scale_vqa.release import load_items
 from scale_vqa.scoring import score
-from tests.helpers.tiny_vlm import IMAGE_SIZES, REPLY, build_tiny_vlm, write_release
+from scale_vqa.variants import GROUPS, group_name
+from tests.helpers.items import REPO
+from tests.helpers.tiny_vlm import IMAGE_SIZES, REPLY
 
 PATCH_GRID = {scale: [1, h // 14, w // 14] for scale, (w, h) in IMAGE_SIZES.items()}
 """image_grid_thw of each scale's synthetic image (t, h, w in patches)."""
-
-
-@pytest.fixture(scope="module")
-def tiny_vlm(tmp_path_factory) -> Path:
-    return build_tiny_vlm(tmp_path_factory.mktemp("vlm") / "tiny-qwen2.5-vl")
-
-
-@pytest.fixture(scope="module")
-def release(tmp_path_factory) -> Path:
-    root = tmp_path_factory.mktemp("release")
-    write_release(root, 2)
-    return root / "val.json"
 
 
 def test_shipped_task_folder_is_generated() -> None:
@@ -43,12 +33,12 @@ def test_shipped_task_folder_is_generated() -> None:
     shipped = {p.name: p.read_text(encoding="utf-8") for p in taskgen.TASK_DIR.iterdir()
                if p.is_file() and p.name not in ("utils.py", "__init__.py")}
     assert shipped == expected, "run `python -m evaluator.taskgen`"
-    assert len([n for n in expected if n.endswith(".yaml")]) == len(taskgen.VARIANTS) * 6
+    assert len([n for n in expected if n.endswith(".yaml")]) == len(GROUPS) * 6
 
 
 @pytest.mark.slow
 def test_lm_eval_validate_accepts_every_group(release) -> None:
-    groups = ",".join(taskgen.group_name(s) for s in taskgen.VARIANTS)
+    groups = ",".join(group_name(s) for s in GROUPS)
     cli = Path(sys.executable).with_name("lm-eval")
     proc = subprocess.run([str(cli), "validate", "--tasks", groups, "--include_path", str(taskgen.TASK_DIR)],
                           capture_output=True, text=True, timeout=300,
@@ -88,9 +78,24 @@ def test_wrong_image_count_is_an_error_not_a_silent_drop(release) -> None:
         docs.doc_images(doc)
     with pytest.raises(ValueError, match="max_images=1 would silently drop"):
         model_arguments("hf", "pretrained=x,max_images=1")
-    img = {"type": "image_url", "image_url": {"url": "data:,"}}
     with pytest.raises(ValueError, match="3 <image> placeholders but 1 images"):
-        interleave([{"role": "user", "content": [img, {"type": "text", "text": "a <image> b <image> c <image>"}]}])
+        server_lm().messages("a <image> b <image> c <image>", _pil_images(1))
+    with pytest.raises(ValueError, match="4 images but max_images=3"):
+        server_lm().messages("<image>" * 4, _pil_images(4))
+
+
+def server_lm() -> Any:
+    """``scale-vqa eval --model openai``'s lm-eval model, pointed at a port where nothing listens."""
+    pytest.importorskip("openai")
+    from evaluator.chat.lm import OpenAIServerLM
+
+    return OpenAIServerLM("m", "http://127.0.0.1:9/v1/chat/completions", progress=False)
+
+
+def _pil_images(n: int) -> list[Any]:
+    from PIL import Image
+
+    return [Image.new("RGB", (8 + k, 8), (k * 60, 0, 0)) for k in range(n)]
 
 
 def test_backend_defaults_and_user_overrides() -> None:
@@ -107,13 +112,22 @@ def test_backend_defaults_and_user_overrides() -> None:
         model_arguments("openai", "base_url=http://h")
 
 
-def test_interleave_puts_each_image_at_its_placeholder() -> None:
-    imgs = [{"type": "image_url", "image_url": {"url": f"data:{k}"}} for k in range(3)]
-    text = {"type": "text", "text": "Low: <image>\nMid: <image>\nHigh: <image>\nQuestion?"}
-    out = interleave([{"role": "system", "content": "sys"}, {"role": "user", "content": [*imgs, text]}])
+def test_openai_model_puts_each_image_at_its_placeholder() -> None:
+    from lm_eval.models.api_models import JsonChatStr
+
+    from evaluator.chat.lm import image_part
+
+    lm = server_lm()
+    assert lm.backend.base_url == "http://127.0.0.1:9/v1" and lm.max_images == 3 and lm.runner.concurrency == 8
+    assert lm.runner.retries == 5 and lm.gen.temperature == 0.0
+    images = _pil_images(3)
+    chat = [{"role": "system", "content": "sys"},
+            {"role": "user", "content": "Low: <image>\nMid: <image>\nHigh: <image>\nQuestion?"}]
+    out = lm.messages(JsonChatStr(json.dumps(chat)), images)
     assert out[0] == {"role": "system", "content": "sys"}
-    assert out[1]["content"] == [{"type": "text", "text": "Low: "}, imgs[0], {"type": "text", "text": "\nMid: "},
-                                 imgs[1], {"type": "text", "text": "\nHigh: "}, imgs[2],
+    parts = [image_part(img) for img in images]
+    assert out[1]["content"] == [{"type": "text", "text": "Low: "}, parts[0], {"type": "text", "text": "\nMid: "},
+                                 parts[1], {"type": "text", "text": "\nHigh: "}, parts[2],
                                  {"type": "text", "text": "\nQuestion?"}]
 
 
@@ -258,44 +272,41 @@ def test_stock_lm_eval_cli_runs_the_task_folder(tiny_vlm, release, tmp_path) -> 
 
 
 @pytest.mark.slow
-def test_openai_class_against_transformers_serve_interleaves_three_images(tiny_vlm, release, tmp_path,
+def test_openai_model_against_transformers_serve_interleaves_three_images(tiny_vlm, served_vlm, release, tmp_path,
                                                                          monkeypatch) -> None:
-    pytest.importorskip("fastapi")
-    from evaluator.openai_chat import InterleavedChatCompletion
-    from tests.helpers.tiny_llm import serve, served_model
+    pytest.importorskip("openai")
+    from evaluator.chat.openai_backend import OpenAIChat
+    from tests.helpers.tiny_llm import served_model
 
-    payloads: list[dict] = []
-    inner = InterleavedChatCompletion._create_payload
+    sent: list[tuple[list, Any]] = []
+    inner = OpenAIChat.complete
 
-    def spy(self, messages, *args, **kwargs):
-        payload = inner(self, messages, *args, **kwargs)
-        payloads.append(payload)
-        return payload
+    def spy(self, messages, gen):
+        sent.append((messages, gen))
+        return inner(self, messages, gen)
 
-    monkeypatch.setattr(InterleavedChatCompletion, "_create_payload", spy)
-    from evaluator.vlm_compat import SERVE_PRELUDE
-
-    with serve(tiny_vlm, prelude=SERVE_PRELUDE) as base_url:
-        result = run_eval("openai", {"model": served_model(tiny_vlm), "base_url": f"{base_url}/chat/completions",
-                                     "num_concurrent": 2},
-                          source=str(release), split="validation", tasks="scale_vqa", out=tmp_path / "run",
-                          limit=1, max_gen_toks=24)
-    assert len(payloads) == 5
-    for payload in payloads:
-        assert payload["temperature"] == 0 and "</answer>" in payload["stop"]
-        user = payload["messages"][-1]["content"]
+    monkeypatch.setattr(OpenAIChat, "complete", spy)
+    result = run_eval("openai", {"model": served_model(tiny_vlm), "base_url": f"{served_vlm}/chat/completions",
+                                 "num_concurrent": 2},
+                      source=str(release), split="validation", tasks="scale_vqa", out=tmp_path / "run",
+                      limit=1, max_gen_toks=24)
+    assert len(sent) == 5
+    for messages, gen in sent:
+        assert gen.temperature == 0 and "</answer>" in gen.stop and gen.max_tokens == 24
+        user = messages[-1]["content"]
         kinds = [part["type"] for part in user]
         assert kinds == ["text", "image_url", "text", "image_url", "text", "image_url", "text"]
         assert user[0]["text"].endswith("Low magnification (1×): ")
         assert user[2]["text"].startswith("\nMid magnification (4×)")
     rep = result.reports["scale_vqa"]
     assert rep.format_rate == 1.0 and len(rep.results) == 5
+    assert json.loads((tmp_path / "run" / "run.json").read_text())["lm_eval_model"] == "scale-vqa-openai"
 
 
 @pytest.mark.slow
 def test_gpu_benchmark_script_runs_at_tiny_scale_on_cpu(tmp_path) -> None:
     out = tmp_path / "rows.json"
-    proc = subprocess.run([sys.executable, str(Path(__file__).parents[1] / "benchmarks" / "bench_eval_gpu.py"),
+    proc = subprocess.run([sys.executable, str(REPO / "benchmarks" / "bench_eval_gpu.py"),
                            "--tiny", "--items", "5", "--batch-sizes", "1,2", "--device", "cpu", "--max-gen-toks", "4",
                            "--side", "64", "--out", str(out)], capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]

@@ -34,10 +34,10 @@ pytest.importorskip("openai", reason="the API backends need the 'api' extra")
 from baselines.answerer import AnswererError
 from baselines.api.cache import ResponseCache
 from baselines.api.clients import DashScopeChat, GeminiChat, Generation, OpenAIChat
-from baselines.api.lm_eval_chat import MODEL_NAME, ChatLM, cut_at_stops, image_part, make_lm
+from evaluator.chat.lm import MODEL_NAME, ChatLM, cut_at_stops, image_part, make_lm
 from evaluator.runner import run_eval
 from scale_vqa.parse import parse_answer
-from tests.helpers.tiny_vlm import IMAGE_SIZES, REPLY, build_tiny_vlm, write_release
+from tests.helpers.tiny_vlm import IMAGE_SIZES, REPLY
 
 KEY_VARS = ("OPENAI_API_KEY", "OPENAI_BASE_URL", "GEMINI_API_KEY", "DASHSCOPE_API_KEY")
 SCALE_ORDER = [IMAGE_SIZES[s] for s in ("low_mag", "mid_mag", "high_mag")]
@@ -191,18 +191,12 @@ class Setup(NamedTuple):
 
 
 @pytest.fixture(scope="module")
-def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
-    """One served tiny VLM and one loopback SDK server in front of it, for the whole module."""
-    pytest.importorskip("torch", reason="the served tiny model needs torch")
-    pytest.importorskip("fastapi", reason="`transformers serve` needs transformers[serving]")
-    from evaluator.vlm_compat import SERVE_PRELUDE
-    from tests.helpers.tiny_llm import serve, served_model
+def setup(tiny_vlm: Path, served_vlm: str, release: Path) -> Iterator[Setup]:
+    """A loopback SDK server in front of the session's served tiny VLM, for the whole module."""
+    from tests.helpers.tiny_llm import served_model
 
-    root = tmp_path_factory.mktemp("backends")
-    write_release(root / "release", 2)
-    model_dir = build_tiny_vlm(root / "tiny-qwen2.5-vl")
-    with serve(model_dir, prelude=SERVE_PRELUDE) as upstream, Proxy(upstream, served_model(model_dir)) as proxy:
-        yield Setup(proxy, root / "release" / "val.json", served_model(model_dir))
+    with Proxy(served_vlm, served_model(tiny_vlm)) as proxy:
+        yield Setup(proxy, release, served_model(tiny_vlm))
 
 
 @pytest.fixture

@@ -103,13 +103,13 @@ def test_cli_list_show_and_dry_run(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["baselines", "show", "quilt-llava"]) == 0
     out = capsys.readouterr().out
     assert "What does not run" in out and "--model-path CONVERTED_DIR" in out
-    assert main(["baselines", "run", "llava-med-7b", "--data", "d", "--out", "o"]) == 2
+    assert main(["baselines", "run", "llava-med-7b", "--data", "d", "--out", "o"]) == 1
     assert "custom code" in capsys.readouterr().err
     assert main(["baselines", "run", "qwen2.5-vl-7b", "--backend", "server", "--base-url",
                  "http://127.0.0.1:9/v1/chat/completions", "--data", "d", "--out", "o", "--dry-run"]) == 0
     dry = json.loads(capsys.readouterr().out)
     assert dry["evaluator_backend"] == "openai" and dry["model_args"]["base_url"].startswith("http://127.0.0.1:9")
-    assert main(["baselines", "run", "gpt-5.2", "--backend", "hf", "--data", "d", "--out", "o"]) == 2
+    assert main(["baselines", "run", "gpt-5.2", "--backend", "hf", "--data", "d", "--out", "o"]) == 1
     assert "no 'hf' backend" in capsys.readouterr().err
 
 
@@ -122,7 +122,7 @@ def test_api_rows_fail_clearly_without_a_key(tmp_path: Path, monkeypatch: pytest
     key = tmp_path / "test.json"
     write_release(make_key(1), key)
     for model, env in (("gpt-5.2", "OPENAI_API_KEY"), ("gemini-3-flash", "GEMINI_API_KEY")):
-        assert main(["baselines", "run", model, "--data", str(key), "--out", str(tmp_path / model)]) == 2
+        assert main(["baselines", "run", model, "--data", str(key), "--out", str(tmp_path / model)]) == 1
         assert env in capsys.readouterr().err
         assert not (tmp_path / model).exists()
 
@@ -307,24 +307,6 @@ def test_render_without_cis_and_a_missing_folder(tmp_path: Path, capsys: pytest.
 
 # ---- a row reproduced end to end (tiny random VLM, offline) -----------------------------------------------------
 
-@pytest.fixture(scope="module")
-def tiny_vlm(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    pytest.importorskip("lm_eval")
-    pytest.importorskip("torch")
-    from tests.helpers.tiny_vlm import build_tiny_vlm
-
-    return build_tiny_vlm(tmp_path_factory.mktemp("vlm") / "tiny-qwen2.5-vl")
-
-
-@pytest.fixture(scope="module")
-def release(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from tests.helpers.tiny_vlm import write_release as write_tiny_release
-
-    root = tmp_path_factory.mktemp("release")
-    write_tiny_release(root, 2)
-    return root / "val.json"
-
-
 def _tiny_config(tmp_path: Path, tiny_vlm: Path, system: str = "none") -> Path:
     """The shipped ScaleReasoner-R1 config, pointed at the tiny model and with another system prompt."""
     text = (MODELS_DIR / "scalereasoner-r1.toml").read_text(encoding="utf-8")
@@ -338,6 +320,7 @@ def _tiny_config(tmp_path: Path, tiny_vlm: Path, system: str = "none") -> Path:
 @pytest.mark.slow
 def test_hf_backend_reproduces_a_row_end_to_end(tiny_vlm: Path, release: Path, tmp_path: Path,
                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("lm_eval")
     config = _tiny_config(tmp_path, tiny_vlm)
     out = tmp_path / "run"
     assert main(["baselines", "run", str(config), "--backend", "hf", "--model-path", str(tiny_vlm),
@@ -354,21 +337,19 @@ def test_hf_backend_reproduces_a_row_end_to_end(tiny_vlm: Path, release: Path, t
 
 
 @pytest.mark.slow
-def test_server_backend_reproduces_a_row_against_transformers_serve(tiny_vlm: Path, release: Path,
+def test_server_backend_reproduces_a_row_against_transformers_serve(tiny_vlm: Path, served_vlm: str, release: Path,
                                                                     tmp_path: Path) -> None:
-    pytest.importorskip("fastapi")
-    from evaluator.vlm_compat import SERVE_PRELUDE
-    from tests.helpers.tiny_llm import serve, served_model
+    pytest.importorskip("lm_eval")
+    from tests.helpers.tiny_llm import served_model
 
     text = _tiny_config(tmp_path, tiny_vlm, system="You are a careful pathologist.").read_text(encoding="utf-8")
     config = tmp_path / "served.toml"
     config.write_text(text, encoding="utf-8")
     out = tmp_path / "run"
-    with serve(tiny_vlm, prelude=SERVE_PRELUDE) as base_url:
-        assert main(["baselines", "run", str(config), "--backend", "server", "--model-path", served_model(tiny_vlm),
-                     "--base-url", f"{base_url}/chat/completions", "--data", str(release), "--split", "val",
-                     "--out", str(out), "--tasks", "scale_vqa", "--limit", "1", "--max-gen-toks", "12",
-                     "--quiet"]) == 0
+    assert main(["baselines", "run", str(config), "--backend", "server", "--model-path", served_model(tiny_vlm),
+                 "--base-url", f"{served_vlm}/chat/completions", "--data", str(release), "--split", "val",
+                 "--out", str(out), "--tasks", "scale_vqa", "--limit", "1", "--max-gen-toks", "12",
+                 "--quiet"]) == 0
     sample = json.loads((out / "samples_scale_vqa_localization.jsonl").read_text().splitlines()[0])
     assert sample["doc"]["system"] == "You are a careful pathologist."
     rows = folder_rows(out)
