@@ -9,8 +9,7 @@ import shlex
 from pathlib import Path
 from typing import Any
 
-from evaluator.cli import as_bad_input
-from scale_vqa.errors import BadInputError, MissingExtraError, UsageError, require_extra
+from scale_vqa.errors import BadInputError, UsageError, as_bad_input, require_extra
 
 
 def add_baselines_parser(sub: argparse._SubParsersAction) -> None:
@@ -97,20 +96,13 @@ def _usage(p: argparse.ArgumentParser) -> int:
     return 2
 
 
-def _require_toml_reader() -> None:
-    """The model configs and published tables are read with pydantic (the eval and api extras bring it)."""
-    require_extra("eval", "pydantic", what="reading the baselines' model configs and published tables")
-
-
 def _config(name: str) -> Any:
-    _require_toml_reader()
     from baselines.models.config import find_model_config
 
     return find_model_config(name)
 
 
 def run_list(args: argparse.Namespace) -> int:
-    _require_toml_reader()
     from baselines.models.config import model_configs
     from baselines.tables.reference import published_rows
 
@@ -221,7 +213,6 @@ def run_measure(args: argparse.Namespace) -> int:
 
 
 def run_table(args: argparse.Namespace) -> int:
-    _require_toml_reader()
     from baselines.tables.reference import published_rows
     from baselines.tables.table import folder_rows, leaderboard_seed_rows, plot, published_row, render
     from scale_vqa.atomic import atomic_write_text
@@ -256,29 +247,23 @@ def run_table(args: argparse.Namespace) -> int:
     return 0
 
 
-def demo_step(out: Path, paths: dict[str, Path]) -> int:
-    """Step 9: chance, majority-letter and text-only rows on the demo release (with the audit extra), then the
-    baselines table: the seed paper's published rows beside whatever was measured here."""
+def demo_measure_step(out: Path, paths: dict[str, Path]) -> int:
+    """Chance, majority-letter and text-only rows on the demo release (needs the audit extra)."""
     from scale_vqa.cli import main
 
-    measured = out / "baselines"
-    argv = ["baselines", "measure", str(paths["release"]), "--adversaries", "fast", "--out", str(measured), "--quiet"]
-    print(f"\n== 9. {shlex.join(['scale-vqa', *argv])}")
-    try:
-        require_extra("audit", "sklearn", "numpy", what="this step")
-    except MissingExtraError as exc:
-        print(f"   skipped: {exc}")
-    else:
-        code = main(argv)
-        if code:
-            return code
-    runs = [str(p) for p in (measured, out / "eval-run") if (p / "key.json").is_file()]
+    argv = ["baselines", "measure", str(paths["release"]), "--adversaries", "fast", "--out", str(out / "baselines"),
+            "--quiet"]
+    print(f"\n== 10. {shlex.join(['scale-vqa', *argv])}")
+    require_extra("audit", "sklearn", "numpy", what="this step")
+    return main(argv)
+
+
+def demo_table_step(out: Path, paths: dict[str, Path]) -> int:
+    """The baselines table: the seed paper's published rows beside whatever the demo measured."""
+    from scale_vqa.cli import main
+
+    runs = [str(p) for p in (out / "baselines", out / "eval-run") if (p / "key.json").is_file()]
     argv = ["baselines", "table", *runs, "--no-ci"]
-    print(f"\n== 10. {shlex.join(['scale-vqa', *argv])}  (published rows are the test split's; demo rows are "
+    print(f"\n== 11. {shlex.join(['scale-vqa', *argv])}  (published rows are the test split's; demo rows are "
           "measured on the demo's validation split)")
-    try:
-        _require_toml_reader()
-    except MissingExtraError as exc:
-        print(f"   skipped: {exc}")
-        return 0
     return main(argv)

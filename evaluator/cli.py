@@ -4,26 +4,12 @@ from __future__ import annotations
 
 import argparse
 import shlex
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
-from scale_vqa.errors import BadInputError, MissingExtraError, ScaleVQAError, require_extra
+from scale_vqa.errors import as_bad_input, require_extra
 
 EVAL_MODULES = ("torch", "transformers", "lm_eval", "PIL")
 """What ``scale-vqa eval`` needs from the eval extra (torch is installed first, see the README)."""
-
-
-@contextmanager
-def as_bad_input() -> Iterator[None]:
-    """Inside the block, a ValueError or FileNotFoundError from a library (a doc, an image, a request lm-eval
-    found wrong) is bad input: re-raised as :class:`BadInputError` (exit 1). Our own errors pass unchanged."""
-    try:
-        yield
-    except ScaleVQAError:
-        raise
-    except (ValueError, FileNotFoundError) as exc:
-        raise BadInputError(str(exc)) from exc
 
 
 def add_eval_parser(sub: argparse._SubParsersAction) -> None:
@@ -126,11 +112,7 @@ def demo_step(out: Path, paths: dict[str, Path]) -> int:
 
     argv = demo_eval_argv(out, paths)
     print(f"\n== 7. {shlex.join(['scale-vqa', *argv])}")
-    try:
-        require_extra("eval", *EVAL_MODULES, what="this step")
-    except MissingExtraError as exc:
-        print(f"   skipped: {exc}")
-        return 0
+    require_extra("eval", *EVAL_MODULES, what="this step")
     from evaluator.tiny_model import build_tiny_vlm
 
     print("   (a tiny *random* Qwen2.5-VL built offline: it cannot see, and was only taught the answer format —\n"

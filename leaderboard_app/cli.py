@@ -6,7 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from scale_vqa.errors import BadInputError, MissingExtraError, require_extra
+from scale_vqa.errors import BadInputError, require_extra
 
 
 def add_leaderboard_parser(sub: argparse._SubParsersAction) -> None:
@@ -48,11 +48,7 @@ def demo_step(out: Path, paths: dict[str, Path]) -> int:
     db = out / "leaderboard.sqlite"
     print(f"\n== 6. leaderboard: submissions scored against the hidden key into {db} "
           f"(serve it with: scale-vqa leaderboard --key {paths['release']} --db {db})")
-    try:
-        require_extra("app", "gradio", what="this step")
-    except MissingExtraError as exc:
-        print(f"   skipped: {exc}")
-        return 0
+    require_extra("app", "gradio", what="this step")
     from leaderboard_app.service import submit
     from leaderboard_app.store import SQLiteStore
     from leaderboard_app.submission import SubmissionError

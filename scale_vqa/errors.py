@@ -17,6 +17,8 @@ Exit codes:
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 EXIT_OK = 0
 EXIT_INPUT = 1
@@ -51,7 +53,7 @@ class MissingExtraError(ScaleVQAError, ImportError):
     def __init__(self, extra: str, missing: list[str], what: str = "this command") -> None:
         self.extra, self.missing = extra, missing
         super().__init__(f"{what} needs the {extra} extra ({', '.join(missing)} not installed): "
-                         f'pip install ".[{extra}]" from a clone of Scale-VQA, or pip install "scale-vqa[{extra}]"')
+                         f'python -m pip install ".[{extra}]" in a clone of Scale-VQA')
 
 
 class GateError(ScaleVQAError):
@@ -79,3 +81,17 @@ def require_extra(extra: str, *modules: str, what: str = "this command") -> None
     absent = missing_modules(*modules)
     if absent:
         raise MissingExtraError(extra, absent, what)
+
+
+@contextmanager
+def as_bad_input(*errors: type[Exception]) -> Iterator[None]:
+    """Inside the block, the built-in `errors` (default: ``ValueError``, ``FileNotFoundError``) that a library or
+    reader raises over a file or value it cannot use are bad input: re-raised as :class:`BadInputError` (exit 1).
+    Scale-VQA's own errors pass through unchanged."""
+    caught: tuple[type[Exception], ...] = errors or (ValueError, FileNotFoundError)
+    try:
+        yield
+    except ScaleVQAError:
+        raise
+    except caught as exc:
+        raise BadInputError(str(exc)) from exc

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from .dimensions import DIMENSIONS, SCALES, Dimension
+from .errors import BadInputError, require_extra
 from .item import LETTERS, ImageRefs, Item
 from .release import canonical_split
 
@@ -23,22 +24,21 @@ def load(split: str | None = "validation", source: str | os.PathLike[str] | None
     """
     source = source if source is not None else os.environ.get(SOURCE_ENV)
     if not source:
-        raise ValueError(f"no dataset source: pass source=<built folder or Hub id> or set {SOURCE_ENV}")
+        raise BadInputError(f"no dataset source: pass source=<built folder or Hub id> or set {SOURCE_ENV}")
     path = Path(source)
     if path.exists():
         if not (path / "README.md").is_file() or not (path / "data").is_dir():
             hint = (" (it looks like a release: build it first with `scale-vqa build --release "
                     f"{path} --out DIR`)" if any(path.glob("*.json")) else "")
-            raise ValueError(f"{path} is not a built Scale-VQA dataset folder{hint}")
+            raise BadInputError(f"{path} is not a built Scale-VQA dataset folder{hint}")
         source = str(path)
     else:
         source = str(source)
         if source.count("/") != 1 or source.startswith((".", "/")):
-            raise ValueError(f"{source!r} is neither an existing folder nor a Hub dataset id (org/name)")
-    try:
-        import datasets
-    except ImportError as exc:
-        raise ImportError('loading the dataset needs the data extra: pip install "scale-vqa[data]"') from exc
+            raise BadInputError(f"{source!r} is neither an existing folder nor a Hub dataset id (org/name)")
+    require_extra("data", "datasets", what="loading the dataset")
+    import datasets
+
     return datasets.load_dataset(source, split=canonical_split(split) if split else None, **kwargs)
 
 

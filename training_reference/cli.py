@@ -98,8 +98,8 @@ def demo_train_command(out: Path) -> str:
 
 
 def demo_step(out: Path, paths: dict[str, Path]) -> int:
-    """Step 8b: print the train command that works on the demo's model and dataset (not run: about a minute)."""
-    print("\n== 8b. train, not run here (about a minute on CPU; the demo's tiny model cannot learn, and the run "
+    """Step 9: print the train command that works on the demo's model and dataset (not run: about a minute)."""
+    print("\n== 9. train, not run here (about a minute on CPU; the demo's tiny model cannot learn, and the run "
           f"says why):\n   {demo_train_command(out)}")
     needs = [what for what, path in (("the data extra (step 4 builds the dataset)", out / "dataset"),
                                      ("the eval extra (step 7 builds the tiny model)", out / "tiny-qwen2.5-vl"))

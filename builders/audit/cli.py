@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from baselines.text_only.panel_args import add_panel_arguments, load_panel_inputs
-from builders.errors import demo_skips
 from scale_vqa.errors import EXIT_GATE, BadInputError, GateError, require_extra
 
 if TYPE_CHECKING:
@@ -138,8 +137,7 @@ def demo_step(out: Path, paths: dict[str, Path]) -> int:
     """Step 5: the text-only leak audit of the demo MCQs, when the audit extra is installed."""
     report = out / "audit"
     print(f"\n== 5. scale-vqa audit {paths['release']} --adversaries heuristics,learned --out {report}")
-    if demo_skips("audit", *AUDIT_MODULES, what="the audit"):
-        return 0
+    require_extra("audit", *AUDIT_MODULES, what="the audit")
     from baselines.text_only.registry import resolve
     from builders.audit.engine import run_audit
     from builders.audit.report import console_table, write_reports

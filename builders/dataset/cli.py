@@ -6,8 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from builders.errors import as_bad_input, demo_skips
-from scale_vqa.errors import require_extra
+from scale_vqa.errors import as_bad_input, require_extra
 
 IMAGE_CHECKS = ("fast", "decode", "none")
 DATA_MODULES = ("datasets", "pyarrow", "PIL", "tqdm")
@@ -102,8 +101,7 @@ def demo_step(out: Path, paths: dict[str, Path]) -> int:
     """Step 4: build the demo release into a Hub-ready dataset folder when the data extra is installed."""
     dataset = out / "dataset"
     print(f"\n== 4. scale-vqa build --release {paths['release'].parent} --images {paths['images']} --out {dataset}")
-    if demo_skips("data", *DATA_MODULES, what="building the dataset"):
-        return 0
+    require_extra("data", *DATA_MODULES, what="building the dataset")
     from datasets import load_dataset
 
     from builders.dataset.export import build_dataset

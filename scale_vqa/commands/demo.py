@@ -8,6 +8,8 @@ from collections.abc import Callable
 from importlib.metadata import entry_points
 from pathlib import Path
 
+from ..errors import MissingExtraError
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="run the pipeline offline on a demo set the project makes itself",
@@ -49,14 +51,19 @@ def run(args: argparse.Namespace) -> int:
     print()
     print(paired_lines(rows))
     for step in demo_steps():
-        code = step(Path(args.out), paths)
+        try:
+            code = step(Path(args.out), paths)
+        except MissingExtraError as exc:  # a step whose extra is not installed says so and the demo goes on
+            print(f"   skipped: {exc}")
+            continue
         if code:
             return code
     return 0
 
 
 def demo_steps() -> list[Callable[[Path, dict[str, Path]], int]]:
-    """The spokes' demo steps (entry-point group ``scale_vqa.demo_steps``), in the order of their names."""
+    """The spokes' demo steps (entry-point group ``scale_vqa.demo_steps``), in the order of their names. A step
+    prints its header (the command it runs), calls :func:`~scale_vqa.errors.require_extra` for its extra, then runs."""
     steps = []
     for ep in sorted(entry_points(group="scale_vqa.demo_steps"), key=lambda ep: ep.name):
         try:
