@@ -25,6 +25,7 @@ from builders.dataset.images import image_problem
 from scale_vqa.cli import main
 from scale_vqa.demo import make_demo_release, write_demo
 from scale_vqa.dimensions import DIMENSIONS, Dimension
+from scale_vqa.errors import MissingExtraError
 from scale_vqa.item import ImageRefs, Item
 from scale_vqa.problems import InputError
 from scale_vqa.release import load_items, write_release
@@ -323,9 +324,11 @@ def test_demo_builds_its_release_into_a_dataset(tmp_path, capsys) -> None:
 def test_demo_step_is_skipped_without_the_data_extra(tmp_path, capsys, monkeypatch) -> None:
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "pyarrow" else real(name, *a))
-    assert demo_step(tmp_path, {"release": tmp_path / "release" / "val.json", "images": tmp_path / "images"}) == 0
-    assert 'skipped: building the dataset needs the data extra (pyarrow not installed): pip install ".[data]"' in (
-        capsys.readouterr().out)
+    with pytest.raises(MissingExtraError) as exc:  # the demo runner prints it as "skipped: …" and goes on
+        demo_step(tmp_path, {"release": tmp_path / "release" / "val.json", "images": tmp_path / "images"})
+    assert str(exc.value).startswith("building the dataset needs the data extra (pyarrow not installed): "
+                                     'python -m pip install ".[data]"')
+    assert not (tmp_path / "dataset").exists()
 
 
 def test_audit_hard_subset_becomes_a_config(tmp_path, capsys) -> None:

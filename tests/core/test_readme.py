@@ -61,3 +61,26 @@ def test_the_readme_test_command_is_what_ci_runs() -> None:
     main_job = next(c for c in shell_commands(text) if c.endswith("scale-vqa demo"))
     assert main_job == "python3 -m venv .venv && . .venv/bin/activate && python -m pip install . && scale-vqa demo"
     assert "scale-vqa[" not in text  # the package is not on the index: installs are from a clone, ".[extra]"
+
+
+def test_every_module_and_name_the_readme_mentions_exists() -> None:
+    import importlib
+    import importlib.util
+
+    text = README.read_text(encoding="utf-8")
+    groups = {"scale_vqa.commands", "scale_vqa.demo_steps"}  # entry-point groups, not modules
+    missing = []
+    for dotted in sorted(set(re.findall(
+            r"\b((?:scale_vqa|builders|baselines|evaluator|leaderboard_app|training_reference)(?:\.\w+)+)", text))):
+        if dotted in groups:
+            continue
+        parts = dotted.split(".")
+        for i in range(len(parts), 0, -1):
+            if importlib.util.find_spec(".".join(parts[:i])) is not None:
+                obj = importlib.import_module(".".join(parts[:i]))
+                for attr in parts[i:]:
+                    obj = getattr(obj, attr, None)
+                if obj is None:
+                    missing.append(dotted)
+                break
+    assert missing == []
