@@ -19,3 +19,14 @@ def refuse_existing(out: Path, *, overwrite: bool, ours: Callable[[Path], bool],
     if out.exists() and not (overwrite and ours(out)):
         hint = f" and was not made by `scale-vqa {command}`" if overwrite else "; pass --overwrite to replace it"
         raise OutputExistsError(f"{out} exists{hint}")
+
+
+def replace_guard(*, overwrite: bool, ours: Callable[[Path], bool], command: str) -> Callable[[Path], bool]:
+    """The `may_replace` check for :func:`scale_vqa.atomic.atomic_dir`: :func:`refuse_existing`, asked again right
+    before the final rename (so an OUT that appeared, or stopped being ours, during the run is kept)."""
+
+    def may_replace(out: Path) -> bool:
+        refuse_existing(out, overwrite=overwrite, ours=ours, command=command)
+        return True
+
+    return may_replace

@@ -25,7 +25,7 @@ from typing import Any
 from builders.dataset.features import IMAGE_COLUMNS, features
 from builders.dataset.images import ImageCheck
 from builders.dataset.rows import Release, RowMaker, load_release
-from builders.errors import refuse_existing
+from builders.errors import replace_guard
 from scale_vqa.atomic import atomic_dir
 from scale_vqa.dimensions import DIMENSIONS, SCALES
 from scale_vqa.errors import BadInputError
@@ -242,7 +242,8 @@ def build_dataset(release: str | Path, out: str | Path, *, images: str | Path | 
     from builders.dataset.card import render_card
 
     out = Path(out)
-    refuse_existing(out, overwrite=overwrite, ours=_replaceable, command="build")
+    guard = replace_guard(overwrite=overwrite, ours=_replaceable, command="build")
+    guard(out)  # before the release is read: a refused OUT fails in seconds
     rel = load_release(release, images, allow_missing_images=allow_missing_images)
     subsets = list(subsets)
     known = {item.id for items in rel.items.values() for item in items}
@@ -253,7 +254,7 @@ def build_dataset(release: str | Path, out: str | Path, *, images: str | Path | 
                                 + ", ".join(unknown[:5]))
     if len({sub.name for sub in subsets}) < len(subsets):
         raise BadInputError("two subsets have the same config name")
-    with atomic_dir(out) as tmp:
+    with atomic_dir(out, may_replace=guard) as tmp:
         data = tmp / DATA_DIR
         data.mkdir()
         maker = RowMaker(rel.image_root, check=image_check, allow_missing_images=allow_missing_images)

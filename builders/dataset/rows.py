@@ -53,12 +53,15 @@ def load_release(release: str | Path, images: str | Path | None = None, *,
 class RowMaker:
     """Turns items into rows, reading each image once per row and checking each file once.
 
-    Problems with image files are collected in `problems` (errors) and `warnings` (a missing file when missing
-    files are allowed), never raised here; call :meth:`raise_errors` when a split is done.
+    Only files inside the image folder are read: a path that resolves (following symlinks) outside it is an
+    error in every check mode, so nothing from elsewhere on the disk is ever embedded. Problems with image files
+    are collected in `problems` (errors) and `warnings` (a missing file when missing files are allowed), never
+    raised here; call :meth:`raise_errors` when a split is done.
     """
 
     def __init__(self, root: Path, *, check: ImageCheck = "fast", allow_missing_images: bool = False) -> None:
         self.root, self.check, self.allow_missing = root, check, allow_missing_images
+        self._real_root = root.resolve()
         self.problems: list[Problem] = []
         self.warnings: list[Problem] = []
         self._checked: dict[str, str | None] = {}
@@ -81,8 +84,14 @@ class RowMaker:
 
     def _image(self, item: Item, file: str, field_: str, rel: str) -> dict[str, Any] | None:
         path = self.root / rel
+        real = path.resolve()  # symlinks followed: the file whose bytes would be stored
+        if not real.is_relative_to(self._real_root):
+            self.problems.append(Problem(file, f"image file {path} resolves to {real}, outside the image folder "
+                                               f"{self.root}; links out of the image folder are refused",
+                                         field=f"image_path.{field_}", item_id=item.id))
+            return None
         try:
-            data = path.read_bytes()
+            data = real.read_bytes()
         except FileNotFoundError:
             problem = Problem(file, f"image file not found: {path}", "warning" if self.allow_missing else "error",
                               field=f"image_path.{field_}", item_id=item.id)

@@ -28,7 +28,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from builders.errors import refuse_existing
+from builders.errors import replace_guard
 from builders.wsi.slide import SlideError, base_magnification, open_slide, read_view, thumbnail, window_size
 from builders.wsi.tissue import Region, choose_regions, slide_seed, tissue_mask
 from scale_vqa.atomic import atomic_dir
@@ -219,9 +219,10 @@ def extract(slides: Sequence[str | Path], out: str | Path, config: ExtractConfig
 
     config = config or ExtractConfig()
     out = Path(out)
-    refuse_existing(out, overwrite=overwrite, ours=lambda folder: (folder / MARKER).exists(), command="extract")
+    guard = replace_guard(overwrite=overwrite, ours=lambda folder: (folder / MARKER).exists(), command="extract")
+    guard(out)
     try:
-        with atomic_dir(out) as tmp:
+        with atomic_dir(out, may_replace=guard) as tmp:
             names = slide_names(slides)
             with _executor(workers) as pool:
                 plans = [f.result() for f in [pool.submit(plan_slide, str(p), n, config) for p, n in zip(

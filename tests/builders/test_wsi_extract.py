@@ -18,6 +18,7 @@ from builders.wsi.slide import SlideError, base_magnification, flatten, open_sli
 from builders.wsi.tissue import choose_regions, otsu_threshold, tissue_mask
 from scale_vqa.cli import main
 from scale_vqa.dimensions import DIMENSIONS
+from scale_vqa.errors import BadInputError
 from scale_vqa.release import read_release
 from tests.helpers.synthetic_slide import write_slide
 
@@ -263,3 +264,29 @@ def test_extract_output_keeps_the_umask_modes(slides, tmp_path, umask_022) -> No
     out = tmp_path / "rois"
     extract([slides["nometa"]], out, ExtractConfig(size=SIZE, regions=1, base_mag=20), progress=False)
     assert umask_022(out) == {"dirs": {0o755}, "files": {0o644}}
+
+
+def test_extract_keeps_a_folder_made_at_out_meanwhile_and_refuses_a_concurrent_run(slides, tmp_path,
+                                                                                      monkeypatch) -> None:
+    import builders.wsi.extract as module
+
+    out = tmp_path / "rois"
+    original = module._read_all
+    seen: list[str] = []
+
+    def read_all(*args, **kwargs):
+        if seen:  # the nested run got this far (the old code): let it write, and let the test fail
+            return original(*args, **kwargs)
+        seen.append("paused")
+        with pytest.raises(BadInputError, match="another run is writing it"):
+            extract([slides["nometa"]], out, ExtractConfig(size=SIZE, regions=1, base_mag=20), progress=False)
+        seen.append("refused")
+        out.mkdir()
+        (out / "theirs.txt").write_text("keep")
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(module, "_read_all", read_all)
+    with pytest.raises(BadInputError, match="appeared while this run was writing it"):
+        extract([slides["nometa"]], out, ExtractConfig(size=SIZE, regions=1, base_mag=20), progress=False)
+    assert seen == ["paused", "refused"] and [p.name for p in out.iterdir()] == ["theirs.txt"]
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
