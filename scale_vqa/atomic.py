@@ -96,7 +96,9 @@ def identity(path: Path) -> Identity | None:
 
 
 def _rename_noreplace(src: Path, dst: Path) -> None:
-    """Rename `src` to `dst` only if nothing is at `dst` (a non-empty folder there also makes ``rename`` fail)."""
+    """Rename `src` to `dst` only if nothing is at `dst`. The check and the rename are two steps (a non-empty
+    folder arriving between them still makes ``rename`` fail); runs of this module never race here, as they hold
+    the target's lock."""
     if os.path.lexists(dst):
         raise FileExistsError(dst)
     os.rename(src, dst)
@@ -111,10 +113,9 @@ def replace_dir(tmp: str | Path, out: str | Path, *, expected: Identity | object
     """Move the finished folder `tmp` to `out`.
 
     `expected` is what `out` was when the caller decided to write it (None: nothing was there; default: what is
-    there now). If `out` is not
-    that any more, or `may_replace(out)` now says no, :class:`OutputChangedError` is raised and `out` is left as
-    it is. An earlier `out` is first moved aside, checked to be the folder that was checked, and removed only
-    once `tmp` is in place; if the move fails, it is put back."""
+    there now). If `out` is not that any more, or `may_replace(out)` now says no, :class:`OutputChangedError` is
+    raised and `out` is left as it is. An earlier `out` is first moved aside, checked to be the folder that was
+    checked, and removed only once `tmp` is in place; if the move fails, it is put back."""
     tmp, out = Path(tmp), Path(out)
     now = identity(out)
     if expected is _NOW:
