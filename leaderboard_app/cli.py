@@ -71,7 +71,7 @@ def demo_step(out: Path, paths: dict[str, Path]) -> int:
         except SubmissionError as exc:
             print(f"   {name} ({variant}): not accepted: {exc.summary}")
     rows = display_rows(build_table(store.rows(), key, split="validation"), store.submission_counts())
-    keep = [0, 1, 3, 9, 10, 11]
-    table = markdown_table([HEADERS[i] for i in keep], [[r[i] for i in keep] for r in rows], "lllrrr")
+    keep = [0, 1, 3, 9, 10, 11, 12]
+    table = markdown_table([HEADERS[i] for i in keep], [[r[i] for i in keep] for r in rows], "lllrrrr")
     print("   " + table.replace("\n", "\n   "))
     return 0

@@ -1,6 +1,7 @@
 """The leaderboard table: one row per (submitter, model), ranked by the macro accuracy over the five dimensions
 (the seed paper's AVG), with Wilson 95 % CIs, strict accuracy, format rate, the model's blind (text-only) score
-when it was submitted with the image gain (standard minus blind; 0 when the blind run answers the same), and a "tied" mark when a paired test cannot tell the row from the one above it.
+when it was submitted with the image gain (standard minus blind; 0 when the blind run answers the same), and a
+"tied" mark when a paired test cannot tell the row from the one above it.
 Seed rows — papers' published numbers and baselines measured by Scale-VQA (:mod:`leaderboard_app.seed_rows`) — are
 shown as such below the ranked rows, never ranked or mixed with them."""
 
