@@ -66,7 +66,8 @@ def skeleton(name: str) -> str:
     text = unicodedata.normalize("NFKC", name).casefold()
     text = unicodedata.normalize("NFKD", text)
     text = "".join(ch for ch in text if not unicodedata.combining(ch)).replace("rn", "m")
-    return "".join(ch for ch in text.translate(_HOMOGLYPHS) if ch.isalnum())
+    text = text.translate(_HOMOGLYPHS).translate(_HOMOGLYPHS)  # twice: a Greek iota becomes i, then l like 1
+    return "".join(ch for ch in text if ch.isalnum())
 
 
 def imitated(name: str, existing: Iterable[str], *, own: Iterable[str] = ()) -> str | None:

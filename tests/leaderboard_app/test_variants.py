@@ -19,7 +19,8 @@ LINK = "https://huggingface.co/org/model"
 
 
 def jsonl(letter_of) -> bytes:
-    return "".join(json.dumps({"id": it.id, "prediction": letter_of(i, it)}) + "\n" for i, it in enumerate(KEY)).encode()
+    rows = ({"id": it.id, "prediction": letter_of(i, it)} for i, it in enumerate(KEY))
+    return "".join(json.dumps(r) + "\n" for r in rows).encode()
 
 
 def test_blind_run_equal_to_the_standard_run_is_published_with_zero_image_gain(tmp_path):
