@@ -31,11 +31,13 @@ INTRO = """# Scale-VQA leaderboard
 Cross-scale pathology VQA: multiple-choice questions on one region at 1×, 4× and 20×. Upload your model's
 **per-item predictions** (our predictions JSONL or lm-eval's `samples_*.jsonl`); they are scored here against a
 hidden answer key with the same parser and scorer as `scale-vqa score`. Submit the **blind** run of the same model
-too (no images), so readers can see how much of its score needs the images.
+too (no images), so readers can see how much of its score needs the images; a blind run may answer exactly like
+the standard one (its image gain is then 0).
 
 Rules: every item must be answered; the same file twice is stored once; at most {quota} submissions per day;
 near-identical resubmissions (which probe the hidden answers) are refused; answers identical to another account's
-are held for review. Rows are retracted, never deleted, and each submitter's number of submissions is public."""
+are held for review; names with invisible characters, or that look like another model's or submitter's, are refused.
+Rows are retracted, never deleted, and each submitter's number of submissions is public."""
 
 
 def plot_top(table: list[Any], top: int = 5) -> Any:
