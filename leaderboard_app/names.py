@@ -8,6 +8,7 @@ two different names with one skeleton are confusable."""
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -60,6 +61,7 @@ def normalise(name: str | None, *, what: str, max_len: int = MAX_SUBMITTER) -> s
     return text
 
 
+@functools.lru_cache(maxsize=65536)
 def skeleton(name: str) -> str:
     """What `name` looks like: NFKC, case-folded, look-alike letters mapped to Latin, accents and every character
     that is not a letter or digit dropped (``GPT-5.2``, ``gpt 5 2`` and ``GРТ-5.2`` with Cyrillic letters agree)."""
