@@ -5,11 +5,13 @@ the top models) and the submission form. Everything it shows is computed by :mod
 from __future__ import annotations
 
 import atexit
+import contextlib
 import logging
 import os
 import shutil
 import sys
 import tempfile
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -20,7 +22,7 @@ from scale_vqa.release import SPLITS, load_items
 
 from .rules import Policy
 from .seed_rows import SEED_ROWS_FILE, load_seed_rows
-from .service import LOG, SUBMITTED_VARIANTS, submit
+from .service import LOG, SUBMITTED_VARIANTS, published_names, submit
 from .store import SQLiteStore, Store
 from .submission import MAX_BYTES, SubmissionError
 from .table import HEADERS, build_table, display_rows, to_csv, to_json
@@ -29,11 +31,13 @@ INTRO = """# Scale-VQA leaderboard
 Cross-scale pathology VQA: multiple-choice questions on one region at 1×, 4× and 20×. Upload your model's
 **per-item predictions** (our predictions JSONL or lm-eval's `samples_*.jsonl`); they are scored here against a
 hidden answer key with the same parser and scorer as `scale-vqa score`. Submit the **blind** run of the same model
-too (no images), so readers can see how much of its score needs the images.
+too (no images), so readers can see how much of its score needs the images; a blind run may answer exactly like
+the standard one (its image gain is then 0).
 
 Rules: every item must be answered; the same file twice is stored once; at most {quota} submissions per day;
 near-identical resubmissions (which probe the hidden answers) are refused; answers identical to another account's
-are held for review. Rows are retracted, never deleted, and each submitter's number of submissions is public."""
+are held for review; names with invisible characters, or that look like another model's or submitter's, are refused.
+Rows are retracted, never deleted, and each submitter's number of submissions is public."""
 
 
 def plot_top(table: list[Any], top: int = 5) -> Any:
@@ -44,31 +48,80 @@ def plot_top(table: list[Any], top: int = 5) -> Any:
     import matplotlib.pyplot as plt
 
     rows = [r for r in table if r.source == "measured"][:top] + [r for r in table if r.source == "published"]
-    fig, ax = plt.subplots(figsize=(9, 3.6))
-    width = 0.8 / max(1, len(rows))
-    for j, r in enumerate(rows):
-        xs = [i + (j - (len(rows) - 1) / 2) * width for i in range(len(DIMENSIONS))]
-        label = r.model + (f" ({r.source})" if r.source != "measured" else "")
-        ax.bar(xs, [100 * v for v in r.dims], width, label=label)
-    ax.set_xticks(range(len(DIMENSIONS)), [d.short for d in DIMENSIONS])
-    ax.set_ylim(0, 100)
-    ax.set_ylabel("accuracy (%)")
-    ax.legend(fontsize=8, loc="lower right")
-    fig.tight_layout()
+    # Names are submitters' text: never mathtext (``Top$^$Model`` would raise on every page load) and never a
+    # leading "_" (matplotlib drops such legend labels). Each Text keeps parse_math from its creation.
+    with plt.rc_context({"text.parse_math": False, "text.usetex": False}):
+        fig, ax = plt.subplots(figsize=(9, 3.6))
+        width = 0.8 / max(1, len(rows))
+        for j, r in enumerate(rows):
+            xs = [i + (j - (len(rows) - 1) / 2) * width for i in range(len(DIMENSIONS))]
+            label = r.model[:60] + (f" ({r.source})" if r.source != "measured" else "")
+            ax.bar(xs, [100 * v for v in r.dims], width, label=" " + label if label.startswith("_") else label)
+        ax.set_xticks(range(len(DIMENSIONS)), [d.short for d in DIMENSIONS])
+        ax.set_ylim(0, 100)
+        ax.set_ylabel("accuracy (%)")
+        ax.legend(fontsize=8, loc="lower right")
+        fig.tight_layout()
     return fig
+
+
+class Uploads:
+    """Deletes uploads once scored. Gradio stores an upload once per content (identical files share one path, and
+    an identical upload may be waiting in the queue), so a path is deleted `grace` seconds after its last read,
+    and only inside Gradio's upload folder `root`."""
+
+    def __init__(self, root: str | Path, grace: float = 60.0) -> None:
+        self.root = Path(root).resolve()
+        self.grace = grace
+        self._lock = threading.Lock()
+        self._timers: dict[Path, threading.Timer] = {}
+
+    def read(self, path: str | Path) -> bytes:
+        """The upload's bytes; its deletion is (re)scheduled."""
+        path = Path(path)
+        with self._lock:
+            timer = self._timers.pop(path, None)
+            if timer is not None:
+                timer.cancel()
+        try:
+            return path.read_bytes()
+        finally:
+            if path.resolve().is_relative_to(self.root):
+                self._schedule(path)
+
+    def _schedule(self, path: Path) -> None:
+        if self.grace <= 0:
+            self._delete(path)
+            return
+        timer = threading.Timer(self.grace, self._delete, (path,))
+        timer.daemon = True
+        with self._lock:
+            self._timers[path] = timer
+        timer.start()
+
+    def _delete(self, path: Path) -> None:
+        with self._lock:
+            self._timers.pop(path, None)
+            path.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                path.parent.rmdir()  # Gradio's per-upload folder, once empty
 
 
 def make_app(key_path: str | Path, store: Store, *, policy: Policy | None = None, max_bytes: int = MAX_BYTES,
              on_space: bool | None = None, seed_rows: str | Path | None = SEED_ROWS_FILE,
-             split: str | None = None) -> Any:
+             split: str | None = None, upload_grace: float = 60.0) -> Any:
     """The Blocks app. Identity: the HF login on a Space; the authenticated user when the server has an
     auth dependency (tests send a header); otherwise the name typed into the form (local use). `seed_rows`: the
     reference rows file (None: none); those of `split` are shown below the ranking (default: the key's split
-    when its file is named for one, else ``test``, the split a leaderboard hides)."""
+    when its file is named for one, else ``test``, the split a leaderboard hides). Uploads are deleted
+    `upload_grace` seconds after they were scored (:class:`Uploads`)."""
+    os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # no telemetry, also from Gradio's module-level checks
     import gradio as gr
 
     key = load_items(key_path)
     seeds = load_seed_rows(seed_rows) if seed_rows else []
+    protected = sorted({*published_names(), *(s.name for s in seeds)})
+    uploads = Uploads(gr.utils.get_upload_folder(), upload_grace)  # where Gradio writes uploads
     key_split = split or (key[0].split if key and key[0].split in SPLITS else "test")
     policy = policy or Policy()
     on_space = bool(os.environ.get("SPACE_ID")) if on_space is None else on_space
@@ -92,20 +145,21 @@ def make_app(key_path: str | Path, store: Store, *, policy: Policy | None = None
         atomic_write_text(json_path, to_json(table))
         return rows, plot_top(table), str(csv_path), str(json_path)
 
-    def handle(model: str, link: str, paper: str, variant: str, name: str, data: bytes | None,
+    def handle(model: str, link: str, paper: str, variant: str, name: str, upload: str | None,
                signed_in: str | None) -> str:
         who = signed_in or (None if on_space else name)
-        if data is None:
+        if upload is None:
             message = "**Not accepted:** choose a file to upload."
         else:
             try:
+                data = uploads.read(upload)
                 out = submit(store, key, data, submitter=who or "", model=model, link=link, paper=paper,
-                             variant=variant, policy=policy, max_bytes=max_bytes)
+                             variant=variant, policy=policy, max_bytes=max_bytes, protected=protected)
                 d, scores = out.decision, out.row.scores
                 status = {"publish": "published", "hold": "held for review", "duplicate": "already stored"}[d.action]
                 per = scores["per_dimension"]
                 avg = 100 * scores["macro"]["acc"]
-                message = (f"**{status.capitalize()}** (#{out.row.id}): {model} — AVG {avg:.2f}, "
+                message = (f"**{status.capitalize()}** (#{out.row.id}): {out.row.model} — AVG {avg:.2f}, "
                            + ", ".join(f"{dim.short} {100 * per[dim.value]['acc']:.1f}" for dim in DIMENSIONS
                                        if dim.value in per)
                            + (f", format {100 * scores['format_rate']:.1f} %" if scores["format_rate"] is not None
@@ -119,19 +173,20 @@ def make_app(key_path: str | Path, store: Store, *, policy: Policy | None = None
     # Gradio injects the Hugging Face login (on a Space) or the request (whose user an auth dependency sets) into
     # a parameter annotated with the real class; annotations are set here because this module's are strings.
     if on_space:
-        def on_submit(model: str, link: str, paper: str, variant: str, name: str, data: bytes | None,
+        def on_submit(model: str, link: str, paper: str, variant: str, name: str, upload: str | None,
                       profile: Any) -> str:
-            return handle(model, link, paper, variant, name, data, getattr(profile, "username", None))
+            return handle(model, link, paper, variant, name, upload, getattr(profile, "username", None))
 
         on_submit.__annotations__["profile"] = gr.OAuthProfile | None
     else:
-        def on_submit(model: str, link: str, paper: str, variant: str, name: str, data: bytes | None,
+        def on_submit(model: str, link: str, paper: str, variant: str, name: str, upload: str | None,
                       request: Any) -> str:
-            return handle(model, link, paper, variant, name, data, getattr(request, "username", None))
+            return handle(model, link, paper, variant, name, upload, getattr(request, "username", None))
 
         on_submit.__annotations__["request"] = gr.Request
 
-    with gr.Blocks(title="Scale-VQA leaderboard") as demo:
+    # delete_cache: Gradio's copies of uploads that were never submitted (and of old exports) go after an hour
+    with gr.Blocks(title="Scale-VQA leaderboard", analytics_enabled=False, delete_cache=(3600, 3600)) as demo:
         gr.Markdown(INTRO.format(quota=policy.quota))
         with gr.Tab("Leaderboard"):
             search = gr.Textbox(label="Search models or submitters", placeholder="type to filter")
@@ -150,7 +205,7 @@ def make_app(key_path: str | Path, store: Store, *, policy: Policy | None = None
             variant = gr.Radio([v.value for v in SUBMITTED_VARIANTS], value="standard", label="Run",
                                info="; ".join(f"{v}: {v.description}" for v in SUBMITTED_VARIANTS))
             name = gr.Textbox(label="Your name", visible=not on_space, elem_id="submitter")
-            upload = gr.File(label="Predictions JSONL or lm-eval samples_*.jsonl", type="binary",
+            upload = gr.File(label="Predictions JSONL or lm-eval samples_*.jsonl", type="filepath",
                              file_types=[".jsonl", ".json"], elem_id="upload")
             send = gr.Button("Submit", variant="primary", elem_id="submit")
             result = gr.Markdown(elem_id="result")
@@ -177,13 +232,14 @@ def log_to_stderr() -> None:
 def serve(key: str | Path, db: str | Path, *, host: str = "127.0.0.1", port: int = 7860,
           auth_dependency: Callable[[Any], str | None] | None = None, max_bytes: int = MAX_BYTES,
           policy: Policy | None = None, block: bool = True, seed_rows: str | Path | None = SEED_ROWS_FILE,
-          split: str | None = None) -> Any:
+          split: str | None = None, upload_grace: float = 60.0) -> Any:
     """Start the app on `host`:`port` (the answer key stays outside every served path). Gradio's own start-up
     lines (the "set share=True" hint and the like) are left out: one line says where the app is, and each
     submission is logged on stderr."""
-    demo = make_app(key, SQLiteStore(db), policy=policy, max_bytes=max_bytes, seed_rows=seed_rows, split=split)
+    demo = make_app(key, SQLiteStore(db), policy=policy, max_bytes=max_bytes, seed_rows=seed_rows, split=split,
+                    upload_grace=upload_grace)
     demo.launch(server_name=host, server_port=port, max_file_size=max_bytes, auth_dependency=auth_dependency,
-                prevent_thread_lock=True, quiet=True, footer_links=[], show_error=True)
+                prevent_thread_lock=True, quiet=True, footer_links=[], show_error=False)
     if block:
         log_to_stderr()
         print(f"leaderboard running on {demo.local_url} (answer key {key}, database {db}); Ctrl-C stops it",

@@ -1,4 +1,5 @@
-"""``scale-vqa leaderboard``: run the leaderboard app locally (the work lives in ``leaderboard_app``)."""
+"""``scale-vqa leaderboard``: run the leaderboard app locally (the work lives in ``leaderboard_app``), and
+``scale-vqa leaderboard admin list|retract|verify|unverify`` for the maintainers (:mod:`leaderboard_app.admin`)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import argparse
 import json
 from pathlib import Path
 
-from scale_vqa.errors import BadInputError, require_extra
+from scale_vqa.errors import BadInputError, UsageError, require_extra
 
 
 def add_leaderboard_parser(sub: argparse._SubParsersAction) -> None:
@@ -14,8 +15,8 @@ def add_leaderboard_parser(sub: argparse._SubParsersAction) -> None:
                        description="Serve the Scale-VQA leaderboard: researchers upload per-item predictions, "
                                    "which are validated and scored here against KEY (any MCQ file in the release "
                                    "format; it is never served) and stored in a SQLite database. Needs the 'app' "
-                                   "extra.")
-    p.add_argument("--key", required=True, metavar="FILE", help="answer key: an MCQ file in the release format")
+                                   "extra. Maintainers: `scale-vqa leaderboard admin --help`.")
+    p.add_argument("--key", metavar="FILE", help="answer key: an MCQ file in the release format (required to serve)")
     p.add_argument("--db", default="leaderboard.sqlite", metavar="PATH", help="SQLite database (created if absent)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=7860)
@@ -27,9 +28,14 @@ def add_leaderboard_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--split", help="split of the key, for the seed rows shown (default: from the key's file name "
                                    "when it names a split, else test)")
     p.set_defaults(run=run_leaderboard)
+    from .admin import add_admin_parser
+
+    add_admin_parser(p.add_subparsers(dest="leaderboard_command", metavar="admin"))
 
 
 def run_leaderboard(args: argparse.Namespace) -> int:
+    if args.key is None:
+        raise UsageError("scale-vqa leaderboard: --key FILE is required to serve (or: scale-vqa leaderboard admin …)")
     require_extra("app", "gradio", "matplotlib", what="scale-vqa leaderboard")
     for option, path in (("--key", args.key), ("--seed-rows", args.seed_rows)):
         if path not in (None, "none") and not Path(path).is_file():
@@ -71,7 +77,7 @@ def demo_step(out: Path, paths: dict[str, Path]) -> int:
         except SubmissionError as exc:
             print(f"   {name} ({variant}): not accepted: {exc.summary}")
     rows = display_rows(build_table(store.rows(), key, split="validation"), store.submission_counts())
-    keep = [0, 1, 3, 9, 10, 11]
-    table = markdown_table([HEADERS[i] for i in keep], [[r[i] for i in keep] for r in rows], "lllrrr")
+    keep = [0, 1, 3, 9, 10, 11, 12]
+    table = markdown_table([HEADERS[i] for i in keep], [[r[i] for i in keep] for r in rows], "lllrrrr")
     print("   " + table.replace("\n", "\n   "))
     return 0

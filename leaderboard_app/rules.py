@@ -5,6 +5,9 @@
 * answers that differ from one of the submitter's own earlier submissions on only a few items → refused as
   probing the hidden key (tiny changes reveal which answers are right);
 * answers identical to another account's submission → held for review, not published.
+
+Answers are compared within a variant only: a blind run (no images) whose answers equal the same model's standard
+run is what the Blind column exists to show (a model that ignores its images), so it is accepted.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ class Earlier:
     letters: Mapping[str, str | None]
     created: float
     status: str
+    variant: str = "standard"
 
 
 @dataclass(frozen=True)
@@ -49,7 +53,10 @@ def changed(a: Mapping[str, str | None], b: Mapping[str, str | None]) -> int:
 
 
 def decide(submitter: str, model: str, file_sha256: str, letters: Mapping[str, str | None],
-           earlier: Sequence[Earlier], now: float, policy: Policy | None = None) -> Decision:
+           earlier: Sequence[Earlier], now: float, policy: Policy | None = None, *,
+           variant: str = "standard") -> Decision:
+    """The decision on one submission of `variant` given the `earlier` rows (the quota counts every variant; answer
+    comparisons only rows of the same variant)."""
     policy = policy or Policy()
     own = [e for e in earlier if e.submitter == submitter]
     for e in own:
@@ -60,7 +67,8 @@ def decide(submitter: str, model: str, file_sha256: str, letters: Mapping[str, s
         hours = policy.window / 3600
         return Decision("refuse", f"quota reached: {policy.quota} submissions per {hours:g} h; try again later")
     limit = max(policy.probe_max_changes, int(policy.probe_max_share * len(letters)))
-    for e in own:
+    earlier = [e for e in earlier if e.variant == variant]
+    for e in (e for e in own if e.variant == variant):
         n = changed(letters, e.letters)
         if 0 < n <= limit:
             return Decision("refuse", f"only {n} answer(s) differ from your submission #{e.id} ({e.model}); "

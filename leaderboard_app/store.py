@@ -31,7 +31,8 @@ CREATE TABLE IF NOT EXISTS submissions (
     scores TEXT NOT NULL,
     status TEXT NOT NULL CHECK (status IN ('published', 'held', 'retracted')),
     reason TEXT NOT NULL DEFAULT '',
-    created REAL NOT NULL
+    created REAL NOT NULL,
+    verified INTEGER NOT NULL DEFAULT 0
 );
 CREATE UNIQUE INDEX IF NOT EXISTS one_file_per_model ON submissions (submitter, model, variant, file_sha256);
 CREATE INDEX IF NOT EXISTS by_submitter ON submissions (submitter, created);
@@ -54,10 +55,12 @@ class Row:
     status: str
     reason: str
     created: float
+    verified: bool = False
+    """A maintainer reproduced the run (``scale-vqa leaderboard admin verify``)."""
 
     def earlier(self) -> Earlier:
         return Earlier(self.id, self.submitter, f"{self.model} [{self.variant}]", self.file_sha256, self.letters,
-                       self.created, self.status)
+                       self.created, self.status, self.variant)
 
 
 Decide = Callable[[list[Earlier]], Decision]
@@ -74,6 +77,7 @@ class Store(Protocol):
     def rows(self, *, statuses: tuple[str, ...] = ("published",)) -> list[Row]: ...
     def retract(self, row_id: int, reason: str) -> None: ...
     def submission_counts(self) -> dict[str, int]: ...
+    def names(self) -> list[tuple[str, str]]: ...
 
 
 class SQLiteStore:
@@ -86,6 +90,20 @@ class SQLiteStore:
         self._local = threading.local()
         with self._connect() as db:
             db.executescript(SCHEMA)
+            self._migrate(db)
+
+    @staticmethod
+    def _migrate(db: sqlite3.Connection) -> None:
+        """Bring a database written by an older version up to this schema (adds the ``verified`` column)."""
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            columns = {r[1] for r in db.execute("PRAGMA table_info(submissions)")}
+            if "verified" not in columns:
+                db.execute("ALTER TABLE submissions ADD COLUMN verified INTEGER NOT NULL DEFAULT 0")
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
 
     def _connect(self) -> sqlite3.Connection:
         db = getattr(self._local, "db", None)
@@ -99,9 +117,10 @@ class SQLiteStore:
 
     @staticmethod
     def _row(r: tuple[Any, ...]) -> Row:
-        return Row(*r[:8], json.loads(r[8]), json.loads(r[9]), r[10], r[11], r[12])
+        return Row(*r[:8], json.loads(r[8]), json.loads(r[9]), r[10], r[11], r[12], bool(r[13]))
 
-    COLUMNS = "id, submitter, model, link, paper, kind, variant, file_sha256, letters, scores, status, reason, created"
+    COLUMNS = ("id, submitter, model, link, paper, kind, variant, file_sha256, letters, scores, status, reason, "
+               "created, verified")
 
     def find(self, submitter: str, model: str, variant: str, file_sha256: str) -> Row | None:
         """The row already stored for this exact file (cheap: lets a retry skip validation and scoring)."""
@@ -153,6 +172,22 @@ class SQLiteStore:
                                       (reason, row_id))
         if cur.rowcount != 1:
             raise KeyError(f"no submission #{row_id}")
+
+    def set_verified(self, row_id: int, verified: bool) -> None:
+        """Set or clear a row's *verified* mark (a maintainer reproduced the run)."""
+        cur = self._connect().execute("UPDATE submissions SET verified = ? WHERE id = ?", (int(verified), row_id))
+        if cur.rowcount != 1:
+            raise KeyError(f"no submission #{row_id}")
+
+    def verify(self, row_id: int) -> None:
+        self.set_verified(row_id, True)
+
+    def unverify(self, row_id: int) -> None:
+        self.set_verified(row_id, False)
+
+    def names(self) -> list[tuple[str, str]]:
+        """Every (submitter, model) pair stored, any status (for the confusable-names check)."""
+        return self._connect().execute("SELECT DISTINCT submitter, model FROM submissions").fetchall()
 
     def submission_counts(self) -> dict[str, int]:
         """Submissions per submitter, every status included (public: it shows how often each one tried)."""

@@ -1,6 +1,7 @@
 """The leaderboard table: one row per (submitter, model), ranked by the macro accuracy over the five dimensions
 (the seed paper's AVG), with Wilson 95 % CIs, strict accuracy, format rate, the model's blind (text-only) score
-when it was submitted, and a "tied" mark when a paired test cannot tell the row from the one above it.
+when it was submitted with the image gain (standard minus blind; 0 when the blind run answers the same), and a
+"tied" mark when a paired test cannot tell the row from the one above it.
 Seed rows — papers' published numbers and baselines measured by Scale-VQA (:mod:`leaderboard_app.seed_rows`) — are
 shown as such below the ranked rows, never ranked or mixed with them."""
 
@@ -40,6 +41,10 @@ class TableRow:
     blind: float | None
     tied_with_above: bool
     row_id: int | None
+    image_gain: float | None = None
+    """Standard minus blind macro accuracy (None without a blind run; 0 when the blind run answers the same)."""
+    verified: bool = False
+    """A maintainer reproduced the run (``scale-vqa leaderboard admin verify``)."""
 
     def to_dict(self) -> dict[str, object]:
         d = asdict(self)
@@ -68,11 +73,13 @@ def build_table(rows: Sequence[Row], key: Sequence[Item], *, split: str | None =
         per = [s["per_dimension"].get(d.value) for d in DIMENSIONS]
         tied = prev is not None and paired_test(_correct(prev, key), _correct(r, key)).p_value >= TIE_ALPHA
         b = blind.get((r.submitter, r.model))
+        blind_acc = b.scores["macro"]["acc"] if b else None
+        gain = None if b is None else 0.0 if b.letters == r.letters else s["macro"]["acc"] - blind_acc
         out.append(TableRow(
             i, r.model, "measured", r.submitter, r.link, s["macro"]["acc"], tuple(s["macro"]["ci95"]),
             tuple(p["acc"] if p else float("nan") for p in per),
             tuple(tuple(p["ci95"]) if p else (float("nan"), float("nan")) for p in per),
-            s["strict_macro"], s["format_rate"], b.scores["macro"]["acc"] if b else None, tied, r.id))
+            s["strict_macro"], s["format_rate"], blind_acc, tied, r.id, gain, r.verified))
         prev = r
     for p in seed_rows:
         if split is None or p.split == split:
@@ -89,8 +96,12 @@ def _ci(c: tuple[float, float] | None) -> str:
     return "" if c is None else f" [{100 * c[0]:.1f}–{100 * c[1]:.1f}]"
 
 
+def _gain(x: float | None) -> str:
+    return "–" if x is None or x != x else "0.0" if x == 0 else f"{100 * x:+.1f}"
+
+
 HEADERS = ["#", "Model", "Source", "AVG [95% CI]", *(f"{d.short}" for d in DIMENSIONS), "Strict", "Format",
-           "Blind", "Submitter", "Tied"]
+           "Blind", "Image gain", "Submitter", "Tied"]
 
 
 def display_rows(table: Sequence[TableRow], counts: dict[str, int] | None = None) -> list[list[str]]:
@@ -101,22 +112,36 @@ def display_rows(table: Sequence[TableRow], counts: dict[str, int] | None = None
         cis = r.dim_cis or (None,) * len(DIMENSIONS)
         who = r.submitter if r.source != "measured" else f"{r.submitter} ({counts.get(r.submitter, 0)} submissions)"
         out.append([
-            "" if r.rank is None else str(r.rank), r.model, r.source, _pct(r.macro) + _ci(r.macro_ci),
-            *(_pct(v) + _ci(c) for v, c in zip(r.dims, cis, strict=True)),
-            _pct(r.strict), _pct(r.format_rate), _pct(r.blind), who,
+            "" if r.rank is None else str(r.rank), r.model, r.source + (" · verified" if r.verified else ""),
+            _pct(r.macro) + _ci(r.macro_ci), *(_pct(v) + _ci(c) for v, c in zip(r.dims, cis, strict=True)),
+            _pct(r.strict), _pct(r.format_rate), _pct(r.blind), _gain(r.image_gain), who,
             "≈ row above (paired test p ≥ 0.05)" if r.tied_with_above else ""])
     return out
 
 
+MAX_CELL = 1000
+"""Characters of a text cell in the CSV export (far below the csv module's field limit; names are shorter)."""
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_text(value: str) -> str:
+    """A text cell that a spreadsheet will not run: one starting with ``= + - @``, a tab or a CR gets a leading
+    ``'`` (OWASP's CSV-injection advice), and it is cut to :data:`MAX_CELL` characters."""
+    value = value if len(value) <= MAX_CELL else value[:MAX_CELL - 1] + "…"
+    return "'" + value if value.startswith(_FORMULA_START) else value
+
+
 def to_csv(table: Sequence[TableRow]) -> str:
+    """The CSV export: names escaped (:func:`csv_text`), numbers as numbers."""
     buf = io.StringIO()
     w = csv.writer(buf)
     w.writerow(["rank", "model", "source", "submitter", "macro", "macro_lo", "macro_hi",
-                *(d.value for d in DIMENSIONS), "strict", "format_rate", "blind", "tied_with_above"])
+                *(d.value for d in DIMENSIONS), "strict", "format_rate", "blind", "image_gain", "verified",
+                "tied_with_above"])
     for r in table:
         lo, hi = r.macro_ci or (None, None)
-        w.writerow([r.rank, r.model, r.source, r.submitter, r.macro, lo, hi, *r.dims, r.strict, r.format_rate,
-                    r.blind, r.tied_with_above])
+        w.writerow([r.rank, csv_text(r.model), csv_text(r.source), csv_text(r.submitter), r.macro, lo, hi, *r.dims,
+                    r.strict, r.format_rate, r.blind, r.image_gain, r.verified, r.tied_with_above])
     return buf.getvalue()
 
 

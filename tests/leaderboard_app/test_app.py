@@ -59,7 +59,7 @@ def test_submit_good_and_bad_files(app, tmp_path):
     assert message.startswith("**Published**") and "AVG 100.00" in message
     table = table_of(c)
     row = next(r for r in table["data"] if r[1] == "Model-A")
-    assert row[0] == "1" and row[2] == "measured" and row[3].startswith("100.0") and "alice" in row[12]
+    assert row[0] == "1" and row[2] == "measured" and row[3].startswith("100.0") and "alice" in row[13]
     bad = write(tmp_path / "bad.jsonl", [{"id": it.id, "prediction": "Z"} for it in KEY])
     message = c.predict("Model-B", LINK, "", "standard", "", handle_file(bad), api_name="/submit")
     assert message.startswith("**Not accepted:**") and "line 1:" in message
