@@ -14,7 +14,7 @@ from pathlib import Path
 
 from .atomic import atomic_write_text
 from .item import LETTERS
-from .jsonfile import Record, kind_of, parse_jsonl, read_records
+from .jsonfile import Record, iter_jsonl, kind_of, read_records
 from .problems import InputError, Problem, ValidationReport
 from .release import SURROGATE_MESSAGE, has_surrogate
 
@@ -41,21 +41,31 @@ def read_predictions(path: str | Path) -> tuple[dict[str, Prediction], Validatio
     return _predictions_from(records, problems, str(path))
 
 
-def parse_predictions(text: str, name: str) -> tuple[dict[str, Prediction], ValidationReport]:
-    """Predictions JSONL given as text (e.g. an upload), reported under `name` like :func:`read_predictions`."""
-    records, problems = parse_jsonl(text, name)
-    if not records and not problems:
-        problems = [Problem(name, "empty file, expected one JSON object per line", line=1)]
-    return _predictions_from(records, problems, name)
+def parse_predictions(text: str, name: str, *,
+                      max_errors: int | None = None) -> tuple[dict[str, Prediction], ValidationReport]:
+    """Predictions JSONL given as text (e.g. an upload), reported under `name` like :func:`read_predictions`.
+
+    Read as a stream: with `max_errors`, reading stops once that many errors are found (an upload of bad lines
+    costs no more than its first errors)."""
+    preds, report = _predictions_from(iter_jsonl(text, name), [], name, max_errors)
+    if not preds and not report.problems:
+        report.add(Problem(name, "empty file, expected one JSON object per line", line=1))
+    return preds, report
 
 
-def _predictions_from(records: list[Record], problems: list[Problem],
-                      name: str) -> tuple[dict[str, Prediction], ValidationReport]:
+def _predictions_from(entries: Iterable[Record | Problem], problems: list[Problem], name: str,
+                      max_errors: int | None = None) -> tuple[dict[str, Prediction], ValidationReport]:
     report = ValidationReport(list(problems))
     out: dict[str, Prediction] = {}
     first_line: dict[str, int] = {}
-    for rec in records:
-        def err(field: str | None, message: str, rec=rec) -> None:
+    for rec in entries:
+        if max_errors is not None and len(report.problems) >= max_errors:
+            break
+        if isinstance(rec, Problem):
+            report.add(rec)
+            continue
+
+        def err(field: str | None, message: str, rec: Record = rec) -> None:
             report.add(Problem(name, message, "error", rec.line, rec.index, field))
 
         obj = rec.value

@@ -6,10 +6,10 @@ The one reader of these logs: the evaluator's run folder and the leaderboard's u
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
+
+from .jsonfile import iter_lines, json_reason, loads_line
 
 
 @dataclass(frozen=True)
@@ -53,17 +53,26 @@ def sample_from(obj: Any, line: int = 0) -> Sample:
     return Sample(item_id, output, doc, line)
 
 
-def read_samples(text: str) -> tuple[list[Sample], list[str]]:
-    """Every sample of a log's text, and one problem per bad line (``line N: …``), duplicates included."""
+def read_samples(text: str, *, max_errors: int | None = None) -> tuple[list[Sample], list[str]]:
+    """Every sample of a log's text, and one problem per bad line (``line N: …``), duplicates included; with
+    `max_errors`, reading stops at that many problems.
+
+    Lines end at ``\n`` only: lm-eval leaves U+2028, U+2029 and U+0085 unescaped inside generations. Duplicate
+    keys and nesting deeper than :data:`~scale_vqa.jsonfile.MAX_DEPTH` make a line invalid JSON.
+    """
     samples: list[Sample] = []
     first: dict[str, int] = {}
     problems: list[str] = []
-    for n, line in _lines(text):
+    for n, line in iter_lines(text):
+        if max_errors is not None and len(problems) >= max_errors:
+            break
         try:
-            sample = sample_from(json.loads(line), n)
-        except json.JSONDecodeError as exc:
-            problems.append(f"line {n}: not valid JSON ({exc.msg})")
+            obj = loads_line(line)
+        except ValueError as exc:
+            problems.append(f"line {n}: not valid JSON ({json_reason(exc)})")
             continue
+        try:
+            sample = sample_from(obj, n)
         except ValueError as exc:
             problems.append(f"line {n}: {exc}")
             continue
@@ -73,9 +82,3 @@ def read_samples(text: str) -> tuple[list[Sample], list[str]]:
         first[sample.id] = n
         samples.append(sample)
     return samples, problems
-
-
-def _lines(text: str) -> Iterator[tuple[int, str]]:
-    for n, line in enumerate(text.splitlines(), 1):
-        if line.strip():
-            yield n, line
