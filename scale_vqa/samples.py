@@ -64,21 +64,27 @@ def read_samples(text: str, *, max_errors: int | None = None) -> tuple[list[Samp
     first: dict[str, int] = {}
     problems: list[str] = []
     for n, line in iter_lines(text):
-        if max_errors is not None and len(problems) >= max_errors:
-            break
-        try:
-            obj = loads_line(line)
-        except ValueError as exc:
-            problems.append(f"line {n}: not valid JSON ({json_reason(exc)})")
-            continue
-        try:
-            sample = sample_from(obj, n)
-        except ValueError as exc:
-            problems.append(f"line {n}: {exc}")
-            continue
-        if sample.id in first:
-            problems.append(f"line {n}: duplicate id {sample.id!r} (first on line {first[sample.id]})")
-            continue
-        first[sample.id] = n
-        samples.append(sample)
+        found = _sample_of(line, n, first)
+        if isinstance(found, str):
+            problems.append(found)
+            if max_errors is not None and len(problems) >= max_errors:
+                break
+        else:
+            first[found.id] = n
+            samples.append(found)
     return samples, problems
+
+
+def _sample_of(line: str, n: int, first: dict[str, int]) -> Sample | str:
+    """The sample on line `n`, or its problem (`first`: the line of each id already read)."""
+    try:
+        obj = loads_line(line)
+    except ValueError as exc:
+        return f"line {n}: not valid JSON ({json_reason(exc)})"
+    try:
+        sample = sample_from(obj, n)
+    except ValueError as exc:
+        return f"line {n}: {exc}"
+    if sample.id in first:
+        return f"line {n}: duplicate id {sample.id!r} (first on line {first[sample.id]})"
+    return sample
