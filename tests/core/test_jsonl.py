@@ -67,7 +67,7 @@ def test_deep_line_is_one_problem_with_its_line(tmp_path) -> None:
 def test_duplicate_keys_are_refused_with_line_and_key(tmp_path) -> None:
     path = tmp_path / "p.jsonl"
     path.write_text('{"id": "a", "prediction": "B"}\n{"id": "b", "prediction": "C", "prediction": "D"}\n')
-    preds, report = read_predictions(path)
+    _, report = read_predictions(path)
     (problem,) = report.errors
     assert problem.line == 2 and "duplicate key 'prediction'" in problem.message
     with pytest.raises(DuplicateKeyError):
