@@ -98,7 +98,7 @@ def iter_lines(text: str) -> Iterator[tuple[int, str]]:
             end = n
         lineno += 1
         line = text[pos:end]
-        if line.strip(_WS):
+        if line.strip():  # blank as before: Python whitespace only
             yield lineno, line
         pos = end + 1
 
