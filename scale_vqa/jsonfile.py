@@ -1,8 +1,13 @@
-"""Reading JSON-array and JSONL files record by record, with line numbers and no traceback on bad input."""
+"""Reading JSON-array and JSONL files record by record, with line numbers and no traceback on bad input.
+
+JSONL is read line by line (lines end at ``\n`` only) and lazily, so a reader can stop after its first errors.
+"""
 
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +26,98 @@ class Record:
 
 _WS = " \t\n\r"
 
+MAX_DEPTH = 64
+"""Deepest nesting of arrays and objects a JSONL line may have (Scale-VQA's own records need 4)."""
+
+_TOKEN = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]')
+"""A JSON string (skipped whole) or a bracket: what a nesting-depth scan looks at."""
+
+
+class DuplicateKeyError(ValueError):
+    """A JSON object names the same key twice (the json module would silently keep the last)."""
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+        super().__init__(f"duplicate key {key!r} in one object")
+
+
+def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise DuplicateKeyError(key)
+            seen.add(key)
+    return obj
+
+
+_LINE_DECODER = json.JSONDecoder(object_pairs_hook=_object, strict=False)
+
+
+def too_deep(text: str, limit: int = MAX_DEPTH) -> bool:
+    """Whether `text` nests arrays / objects more than `limit` deep (brackets inside strings do not count)."""
+    if text.count("[") + text.count("{") <= limit:
+        return False
+    depth = 0
+    for match in _TOKEN.finditer(text):
+        char = match.group()
+        if char == "[" or char == "{":
+            depth += 1
+            if depth > limit:
+                return True
+        elif char == "]" or char == "}":
+            depth -= 1
+    return False
+
+
+def loads_line(line: str) -> Any:
+    """One JSONL line decoded. Refused with a ``ValueError`` (``json.JSONDecodeError`` for syntax): duplicate keys
+    (:class:`DuplicateKeyError`) and nesting deeper than :data:`MAX_DEPTH`. Raw control characters other than the
+    newline inside strings are read as they are (some writers leave them unescaped)."""
+    if too_deep(line):
+        raise ValueError(f"nested more than {MAX_DEPTH} levels deep")
+    try:
+        return _LINE_DECODER.decode(line)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+
+
+def json_reason(exc: ValueError) -> str:
+    """What is wrong, in a few words, for a ``ValueError`` raised by :func:`loads_line`."""
+    return f"{exc.msg} (column {exc.colno})" if isinstance(exc, json.JSONDecodeError) else str(exc)
+
+
+def iter_lines(text: str) -> Iterator[tuple[int, str]]:
+    """The non-blank lines of `text` with their 1-based numbers, split at ``\n`` only (never at U+2028, U+0085,
+    ``\x1c`` … which ``str.splitlines`` would split at, and which may stand inside JSON strings)."""
+    pos, n, lineno = 0, len(text), 0
+    while pos < n:
+        end = text.find("\n", pos)
+        if end < 0:
+            end = n
+        lineno += 1
+        line = text[pos:end]
+        if line.strip():  # blank as before: Python whitespace only
+            yield lineno, line
+        pos = end + 1
+
+
+def wide_encoding(data: bytes) -> str | None:
+    """``"UTF-16"`` or ``"UTF-32"`` when the bytes are text in that encoding (a BOM, or NUL bytes interleaved
+    with ASCII), else None."""
+    if data.startswith((b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")):
+        return "UTF-32"
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "UTF-16"
+    head = data[:8192]
+    even, odd = head[0::2], head[1::2]
+    if len(odd) >= 2:
+        for nuls, other in ((odd, even), (even, odd)):
+            if 2 * nuls.count(0) >= len(nuls) and 10 * other.count(0) < len(other):
+                return "UTF-16"
+    return None
+
 
 def read_text(path: Path) -> tuple[str | None, list[Problem]]:
     """The file's text (UTF-8, a BOM tolerated) or the problem that prevents reading it."""
@@ -33,6 +130,9 @@ def read_text(path: Path) -> tuple[str | None, list[Problem]]:
         return None, [Problem(name, "is a directory, expected a file")]
     except OSError as exc:
         return None, [Problem(name, f"cannot read file: {exc.strerror or exc}")]
+    wide = wide_encoding(data)
+    if wide:
+        return None, [Problem(name, f"{wide} text, expected UTF-8: save it as UTF-8", line=1)]
     if b"\x00" in data[:8192]:
         return None, [Problem(name, "binary file (contains NUL bytes), expected UTF-8 JSON text", line=1)]
     try:
@@ -122,23 +222,28 @@ def parse_json_array(text: str, name: str) -> tuple[list[Record], list[Problem]]
     return records, []
 
 
-def parse_jsonl(text: str, name: str) -> tuple[list[Record], list[Problem]]:
-    """One JSON value per non-blank line; every bad line is reported, the good ones are kept.
+def iter_jsonl(text: str, name: str) -> Iterator[Record | Problem]:
+    """One JSON value per non-blank line (see :func:`loads_line`), as it is read: a :class:`Record` for a good
+    line, a :class:`Problem` for a bad one. Lines end at ``\n`` only."""
+    for index, (lineno, raw) in enumerate(iter_lines(text)):
+        try:
+            yield Record(index, lineno, loads_line(raw))
+        except ValueError as exc:
+            yield Problem(name, f"invalid JSON: {json_reason(exc)}", line=lineno, index=index)
 
-    Lines end at ``\n`` only: U+2028, U+2029 and U+0085 are legal inside JSON strings.
-    """
+
+def parse_jsonl(text: str, name: str, *, max_errors: int | None = None) -> tuple[list[Record], list[Problem]]:
+    """Every line of :func:`iter_jsonl`: the good ones kept, every bad one reported, or only the first
+    `max_errors` of them (reading stops there)."""
     records: list[Record] = []
     problems: list[Problem] = []
-    index = 0
-    for lineno, raw in enumerate(text.split("\n"), start=1):
-        if not raw.strip():
+    for entry in iter_jsonl(text, name):
+        if isinstance(entry, Record):
+            records.append(entry)
             continue
-        try:
-            records.append(Record(index, lineno, json.loads(raw)))
-        except (ValueError, RecursionError) as exc:
-            problem = _json_error(name, exc, line=lineno)
-            problems.append(Problem(name, problem.message, line=lineno, index=index))
-        index += 1
+        problems.append(entry)
+        if max_errors is not None and len(problems) >= max_errors:
+            break
     return records, problems
 
 

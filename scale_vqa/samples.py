@@ -6,10 +6,10 @@ The one reader of these logs: the evaluator's run folder and the leaderboard's u
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
+
+from .jsonfile import iter_lines, json_reason, loads_line
 
 
 @dataclass(frozen=True)
@@ -53,29 +53,38 @@ def sample_from(obj: Any, line: int = 0) -> Sample:
     return Sample(item_id, output, doc, line)
 
 
-def read_samples(text: str) -> tuple[list[Sample], list[str]]:
-    """Every sample of a log's text, and one problem per bad line (``line N: …``), duplicates included."""
+def read_samples(text: str, *, max_errors: int | None = None) -> tuple[list[Sample], list[str]]:
+    """Every sample of a log's text, and one problem per bad line (``line N: …``), duplicates included; with
+    `max_errors`, reading stops at that many problems.
+
+    Lines end at ``\n`` only: lm-eval leaves U+2028, U+2029 and U+0085 unescaped inside generations. Duplicate
+    keys and nesting deeper than :data:`~scale_vqa.jsonfile.MAX_DEPTH` make a line invalid JSON.
+    """
     samples: list[Sample] = []
     first: dict[str, int] = {}
     problems: list[str] = []
-    for n, line in _lines(text):
-        try:
-            sample = sample_from(json.loads(line), n)
-        except json.JSONDecodeError as exc:
-            problems.append(f"line {n}: not valid JSON ({exc.msg})")
-            continue
-        except ValueError as exc:
-            problems.append(f"line {n}: {exc}")
-            continue
-        if sample.id in first:
-            problems.append(f"line {n}: duplicate id {sample.id!r} (first on line {first[sample.id]})")
-            continue
-        first[sample.id] = n
-        samples.append(sample)
+    for n, line in iter_lines(text):
+        found = _sample_of(line, n, first)
+        if isinstance(found, str):
+            problems.append(found)
+            if max_errors is not None and len(problems) >= max_errors:
+                break
+        else:
+            first[found.id] = n
+            samples.append(found)
     return samples, problems
 
 
-def _lines(text: str) -> Iterator[tuple[int, str]]:
-    for n, line in enumerate(text.splitlines(), 1):
-        if line.strip():
-            yield n, line
+def _sample_of(line: str, n: int, first: dict[str, int]) -> Sample | str:
+    """The sample on line `n`, or its problem (`first`: the line of each id already read)."""
+    try:
+        obj = loads_line(line)
+    except ValueError as exc:
+        return f"line {n}: not valid JSON ({json_reason(exc)})"
+    try:
+        sample = sample_from(obj, n)
+    except ValueError as exc:
+        return f"line {n}: {exc}"
+    if sample.id in first:
+        return f"line {n}: duplicate id {sample.id!r} (first on line {first[sample.id]})"
+    return sample

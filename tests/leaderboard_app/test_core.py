@@ -87,7 +87,8 @@ def test_error_lists_are_capped_and_carry_line_numbers():
     with pytest.raises(SubmissionError) as err:
         parse_submission(data, make_key(10))
     text = str(err.value)
-    assert "line 1:" in text and "line 20:" in text and "… and 30 more" in text
+    assert "line 1:" in text and "line 20:" in text and "line 21:" not in text and "… and" not in text
+    assert "reading stopped" in text  # the 30 lines after the first 20 errors are not read
 
 
 @pytest.mark.parametrize(("model", "link", "paper", "message"), [
