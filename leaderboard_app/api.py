@@ -18,9 +18,11 @@ server keeps reading and answering other requests meanwhile.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import inspect
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
 from scale_vqa.item import Item
@@ -57,6 +59,32 @@ def _bounded(receive: Callable[[], Awaitable[dict[str, Any]]], limit: int) -> Ca
         return message
 
     return bounded
+
+
+class _Inflight:
+    """One lock per identical request (same identity, fields and file) while any is running. A burst of retries
+    of one upload is then scored once: the others wait and get the stored row from the service's fast path
+    (``duplicate``), instead of each scoring the whole file again before the first one is stored."""
+
+    def __init__(self) -> None:
+        self._locks: dict[tuple[str, ...], tuple[Any, int]] = {}
+
+    @contextlib.asynccontextmanager
+    async def hold(self, key: tuple[str, ...]) -> AsyncIterator[None]:
+        import anyio
+
+        lock, users = self._locks.get(key, (None, 0))
+        lock = lock or anyio.Lock()
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[key]
+            if users == 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
 
 
 def _refused(status: int, reason: str, problems: Sequence[str] = (), more: int = 0) -> Any:
@@ -108,6 +136,7 @@ def submissions_route(store: Store, key: Sequence[Item], *, policy: Policy, max_
     from starlette.routing import Route
 
     limiter = anyio.CapacityLimiter(workers)
+    inflight = _Inflight()
     limit = max_bytes + FORM_SLACK
     too_large = f"the upload is larger than the {max_bytes / 2**20:.1f} MB limit"
 
@@ -138,13 +167,16 @@ def submissions_route(store: Store, key: Sequence[Item], *, policy: Policy, max_
             await form.close()  # the spooled copy of the upload goes now
         who = await _identity(request, str(fields["name"]), on_space)
 
+        same = (who, *map(str, fields.values()), hashlib.sha256(data).hexdigest())
+
         def run() -> Outcome:
             return submit(store, key, data, submitter=who, model=str(fields["model"]), link=str(fields["link"]),
                           paper=str(fields["paper"]), variant=str(fields["variant"] or "standard"), policy=policy,
                           max_bytes=max_bytes, protected=protected)
 
         try:
-            outcome = await anyio.to_thread.run_sync(run, limiter=limiter)
+            async with inflight.hold(same):  # an identical request already running: wait, then its stored row
+                outcome = await anyio.to_thread.run_sync(run, limiter=limiter)
         except SubmissionError as exc:
             return _refused(413 if len(data) > max_bytes else 422, exc.summary, exc.problems, exc.more)
         except Exception:
