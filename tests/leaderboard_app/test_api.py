@@ -11,9 +11,6 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("gradio")
-httpx = pytest.importorskip("httpx")
-
 from leaderboard_app.app import serve
 from leaderboard_app.client import SubmissionRefused, Submitted, post_submission
 from leaderboard_app.rules import Policy
@@ -21,6 +18,9 @@ from leaderboard_app.store import SQLiteStore
 from scale_vqa.release import write_release
 from tests.helpers.items import make_key
 from tests.helpers.tiny_llm import free_port
+
+pytest.importorskip("gradio")
+httpx = pytest.importorskip("httpx")
 
 pytestmark = pytest.mark.slow
 KEY = make_key(4)
@@ -92,9 +92,10 @@ def test_refusals_are_4xx_json_with_the_reason(app, tmp_path):
 def test_malformed_requests_get_json_not_a_traceback(app):
     demo, _ = app
     url = demo.local_url + "api/submissions"
-    for reply in (httpx.post(url, data={"model": "m"}), httpx.post(url, content=b"{}",
-                                                                   headers={"content-type": "application/json"}),
-                  httpx.post(url, content=b"--x\r\nbroken", headers={"content-type": "multipart/form-data; boundary=x"})):
+    multipart = {"content-type": "multipart/form-data; boundary=x"}
+    for reply in (httpx.post(url, data={"model": "m"}),
+                  httpx.post(url, content=b"{}", headers={"content-type": "application/json"}),
+                  httpx.post(url, content=b"--x\r\nbroken", headers=multipart)):
         assert reply.status_code == 400, reply.text
         assert set(reply.json()) == {"refused", "problems", "more"} and "Traceback" not in reply.text
     assert httpx.get(url).status_code == 405
@@ -113,7 +114,7 @@ def test_over_limit_declared_length_is_refused_before_reading(app, tmp_path):
     demo, _ = app
     big = write(tmp_path / "big.jsonl", [{"id": it.id, "prediction": "A", "pad": "x" * 8000} for it in KEY])
     assert big.stat().st_size > LIMIT
-    with pytest.raises(SubmissionRefused, match="larger than the 0.1 MB limit") as caught:
+    with pytest.raises(SubmissionRefused, match=r"larger than the 0\.1 MB limit") as caught:
         post_submission(demo.local_url, big, model="Big-Model", link=LINK, headers={"x-test-user": "carol"})
     assert caught.value.status == 413
 
