@@ -87,8 +87,12 @@ class _Inflight:
                 self._locks[key] = (lock, users - 1)
 
 
-def _refused(status: int, reason: str, problems: Sequence[str] = (), more: int = 0) -> Any:
+def _refused(status: int, reason: str, problems: Sequence[str] = (), more: int = 0, *, log: bool = False) -> Any:
+    """The 4xx JSON answer; `log`: write the submission's one log line (refused before the service saw it)."""
     from starlette.responses import JSONResponse
+
+    if log:
+        log_submission("", "", "", "rejected", None, reason)
 
     return JSONResponse({"refused": reason, "problems": list(problems), "more": more}, status_code=status)
 
@@ -142,26 +146,26 @@ def submissions_route(store: Store, key: Sequence[Item], *, policy: Policy, max_
 
     async def endpoint(request: Request) -> Any:
         if not _same_origin(request.headers):
-            return _refused(403, "cross-site submissions are not accepted")
+            return _refused(403, "cross-site submissions are not accepted", log=True)
         length = request.headers.get("content-length", "")
         if length.isdigit() and int(length) > limit:
-            log_submission("", "", "", "rejected", None, too_large)
-            return _refused(413, too_large)  # before reading a byte of it
+            return _refused(413, too_large, log=True)  # before reading a byte of it
         bounded = Request(request.scope, _bounded(request.receive, limit))
         try:
             form = await bounded.form(max_files=1, max_fields=len(FIELDS))
         except _TooLarge:
-            log_submission("", "", "", "rejected", None, too_large)
-            return _refused(413, too_large)
+            return _refused(413, too_large, log=True)
         except Exception:  # not multipart, malformed, too many parts: Starlette's message is not for clients
-            return _refused(400, f"send a multipart form: the file as 'file', and the fields {', '.join(FIELDS)}")
+            return _refused(400, f"send a multipart form: the file as 'file', and the fields {', '.join(FIELDS)}",
+                            log=True)
         try:
             upload = form.get("file")
             fields = {f: form.get(f, "") for f in FIELDS}
             if not isinstance(upload, UploadFile):
-                return _refused(400, "no file: send the predictions as the multipart field 'file'")
+                return _refused(400, "no file: send the predictions as the multipart field 'file'", log=True)
             if any(not isinstance(v, str) or len(v) > FIELD_MAX for v in fields.values()):
-                return _refused(400, f"the fields {', '.join(FIELDS)} are text of at most {FIELD_MAX} characters")
+                return _refused(400, f"the fields {', '.join(FIELDS)} are text of at most {FIELD_MAX} characters",
+                                log=True)
             data = await upload.read(max_bytes + 1)
         finally:
             await form.close()  # the spooled copy of the upload goes now

@@ -110,13 +110,28 @@ def test_cross_site_browser_post_is_refused(app, tmp_path):
     assert reply.status_code == 403 and "cross-site" in reply.json()["refused"]
 
 
-def test_over_limit_declared_length_is_refused_before_reading(app, tmp_path):
+def test_over_limit_declared_length_is_refused_before_reading(app, tmp_path, caplog):
     demo, _ = app
+    caplog.set_level("INFO", logger="leaderboard_app")
     big = write(tmp_path / "big.jsonl", [{"id": it.id, "prediction": "A", "pad": "x" * 8000} for it in KEY])
     assert big.stat().st_size > LIMIT
     with pytest.raises(SubmissionRefused, match=r"larger than the 0\.1 MB limit") as caught:
         post_submission(demo.local_url, big, model="Big-Model", link=LINK, headers={"x-test-user": "carol"})
     assert caught.value.status == 413
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("submission:")]
+    assert len(lines) == 1 and "decision=rejected" in lines[0] and "limit" in lines[0]
+
+
+def test_one_log_line_per_submission(app, tmp_path, caplog):
+    demo, _ = app
+    caplog.set_level("INFO", logger="leaderboard_app")
+    post_submission(demo.local_url, good(tmp_path / "g.jsonl"), model="Logged-Model", link=LINK, name="fay")
+    with pytest.raises(SubmissionRefused):
+        post_submission(demo.local_url, tmp_path / "g.jsonl", model="Logged-Model", link="nope", name="fay")
+    httpx.post(demo.local_url + "api/submissions", data={"model": "m"})  # no file
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("submission:")]
+    decisions = [line.split("decision=")[1].split()[0] for line in lines]
+    assert decisions[0] in ("publish", "hold") and decisions[1:] == ["rejected", "rejected"]
 
 
 def route_call(route, chunks: int, chunk: bytes) -> tuple[int, dict, int]:
