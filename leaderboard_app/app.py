@@ -216,6 +216,11 @@ def make_app(key_path: str | Path, store: Store, *, policy: Policy | None = None
                    concurrency_limit=2, api_name="submit").then(current, inputs=[search], outputs=outputs,
                                                                 api_name=False)
     demo.queue(max_size=256, default_concurrency_limit=8)
+    # POST /api/submissions for programs (leaderboard_app.api), mounted by launch(app_kwargs={"routes": …})
+    from .api import submissions_route
+
+    demo.api_routes = [submissions_route(store, key, policy=policy, max_bytes=max_bytes, protected=protected,
+                                         on_space=on_space)]
     return demo
 
 
@@ -239,7 +244,8 @@ def serve(key: str | Path, db: str | Path, *, host: str = "127.0.0.1", port: int
     demo = make_app(key, SQLiteStore(db), policy=policy, max_bytes=max_bytes, seed_rows=seed_rows, split=split,
                     upload_grace=upload_grace)
     demo.launch(server_name=host, server_port=port, max_file_size=max_bytes, auth_dependency=auth_dependency,
-                prevent_thread_lock=True, quiet=True, footer_links=[], show_error=False)
+                prevent_thread_lock=True, quiet=True, footer_links=[], show_error=False,
+                app_kwargs={"routes": demo.api_routes})
     if block:
         log_to_stderr()
         print(f"leaderboard running on {demo.local_url} (answer key {key}, database {db}); Ctrl-C stops it",

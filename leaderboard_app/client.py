@@ -1,34 +1,72 @@
-"""Submitting from a script or CI: one upload through the app's HTTP API (upload, queue, result stream), with
-``httpx`` (installed with Gradio). Returns the app's message, as the page would show it."""
+"""Submitting from a script or CI: one request to the app's ``POST /api/submissions`` route
+(:mod:`leaderboard_app.api`) with ``httpx`` (installed with Gradio)."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping
+import functools
+import ssl
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+
+class SubmissionRefused(Exception):
+    """The leaderboard refused the upload: `reason` says why, `problems` lists details (line numbers, fields),
+    `status` is the HTTP status (413 over the size limit, 422 refused by the rules or the checks)."""
+
+    def __init__(self, reason: str, problems: Sequence[str] = (), more: int = 0, status: int = 422) -> None:
+        self.reason = reason
+        self.problems = list(problems)
+        self.more = more
+        self.status = status
+        super().__init__("\n  ".join([reason, *self.problems, *([f"… and {more} more"] if more else [])]))
+
+
+@dataclass(frozen=True)
+class Submitted:
+    """An accepted upload: `decision` is ``publish``, ``hold`` (for review) or ``duplicate`` (this file was
+    already stored: `row` is that row); `scores` are what the leaderboard discloses for it."""
+
+    decision: str
+    row: int
+    model: str
+    variant: str
+    reason: str = ""
+    scores: dict[str, Any] = field(default_factory=dict)
+
+
+@functools.cache
+def _tls() -> ssl.SSLContext:
+    """httpx's default (verifying) TLS context, built once: loading the CA bundle costs ~80 ms of CPU, which a
+    new ``httpx.Client`` would otherwise pay on every call."""
+    import httpx
+
+    return httpx.create_ssl_context()
 
 
 def post_submission(base_url: str, path: str | Path, *, model: str, link: str, paper: str = "",
                     variant: str = "standard", name: str = "", headers: Mapping[str, str] | None = None,
-                    timeout: float = 120.0) -> str:
-    """Submit `path` for `model` to the leaderboard at `base_url`; raises RuntimeError on a server error."""
+                    timeout: float = 120.0) -> Submitted:
+    """Submit `path` for `model` to the leaderboard at `base_url` (`name`: the submitter, on an app without
+    sign-in; unverified). Raises :class:`SubmissionRefused` when it is refused, RuntimeError on a server error."""
     import httpx
 
     path = Path(path)
-    with httpx.Client(base_url=base_url, headers=dict(headers or {}), timeout=timeout) as http:
-        with path.open("rb") as fh:
-            uploaded = http.post("gradio_api/upload", files={"files": (path.name, fh)}).raise_for_status().json()
-        file_data = {"path": uploaded[0], "orig_name": path.name, "meta": {"_type": "gradio.FileData"}}
-        body = {"data": [model, link, paper, variant, name, file_data]}
-        event = http.post("gradio_api/call/submit", json=body).raise_for_status().json()["event_id"]
-        with http.stream("GET", f"gradio_api/call/submit/{event}") as stream:
-            kind = ""
-            for line in stream.iter_lines():
-                if line.startswith("event:"):
-                    kind = line.split(":", 1)[1].strip()
-                elif line.startswith("data:") and kind in ("complete", "error"):
-                    data = json.loads(line.split(":", 1)[1])
-                    if kind == "error":
-                        raise RuntimeError(f"{base_url}: server error: {data}")
-                    return str(data[0])
-    raise RuntimeError(f"{base_url}: the result stream ended without a result")
+    fields = {"model": model, "link": link, "paper": paper, "variant": variant, "name": name}
+    with httpx.Client(base_url=base_url, headers=dict(headers or {}), timeout=timeout, verify=_tls()) as http, \
+            path.open("rb") as fh:
+        reply = http.post("api/submissions", data=fields, files={"file": (path.name, fh)})
+    try:
+        body = reply.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        raise RuntimeError(f"{base_url}: HTTP {reply.status_code} without a JSON answer")
+    if "refused" in body and 400 <= reply.status_code < 500:
+        raise SubmissionRefused(str(body["refused"]), body.get("problems") or [], int(body.get("more") or 0),
+                                reply.status_code)
+    if reply.status_code not in (200, 201):
+        raise RuntimeError(f"{base_url}: HTTP {reply.status_code}: {body.get('error', body)}")
+    return Submitted(body["decision"], int(body["row"]), body["model"], body["variant"], body.get("reason") or "",
+                     body.get("scores") or {})

@@ -28,7 +28,7 @@ LOG_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} INFO submission: s
 @pytest.mark.slow
 def test_readme_serve_command_and_client_call(tmp_path: Path) -> None:
     pytest.importorskip("gradio")
-    from leaderboard_app.client import post_submission
+    from leaderboard_app.client import SubmissionRefused, post_submission
 
     key = tmp_path / "test.json"
     write_release(KEY, key)
@@ -46,10 +46,10 @@ def test_readme_serve_command_and_client_call(tmp_path: Path) -> None:
         url = first.split()[3]
         good = tmp_path / "predictions.jsonl"
         good.write_text("".join(json.dumps({"id": it.id, "prediction": it.answer}) + "\n" for it in KEY))
-        message = post_submission(url, good, model="Model-CLI", link=LINK, name="erin")  # the README's call
-        assert message.startswith("**Published** (#1): Model-CLI — AVG 100.00")
-        anonymous = post_submission(url, good, model="Model-CLI", link=LINK)
-        assert anonymous.startswith("**Not accepted:**") and "give your name" in anonymous
+        out = post_submission(url, good, model="Model-CLI", link=LINK, name="erin")  # the README's call
+        assert (out.decision, out.row, out.model, out.scores["macro"]["acc"]) == ("publish", 1, "Model-CLI", 1.0)
+        with pytest.raises(SubmissionRefused, match="give your name"):
+            post_submission(url, good, model="Model-CLI", link=LINK)
     finally:
         proc.send_signal(signal.SIGINT)
         out, _ = proc.communicate(timeout=60)
