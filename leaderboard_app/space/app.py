@@ -35,4 +35,4 @@ demo = make_app(key_path(), SQLiteStore(os.environ.get("SCALE_VQA_DB", "/data/le
 log_to_stderr()
 
 if __name__ == "__main__":
-    demo.launch(max_file_size=8 * 2**20, footer_links=[])
+    demo.launch(max_file_size=8 * 2**20, footer_links=[], app_kwargs={"routes": demo.api_routes})
