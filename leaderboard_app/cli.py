@@ -17,6 +17,10 @@ def add_leaderboard_parser(sub: argparse._SubParsersAction) -> None:
                                    "format; it is never served) and stored in a SQLite database. Needs the 'app' "
                                    "extra. Maintainers: `scale-vqa leaderboard admin --help`.")
     p.add_argument("--key", metavar="FILE", help="answer key: an MCQ file in the release format (required to serve)")
+    p.add_argument("--public-key", action="store_true",
+                   help="the key's answers are public (e.g. the released test split): rows are shown as "
+                        "self-reported with exact scores; by default the key is private and the probing defences "
+                        "apply (every item answered, near-duplicates refused, Ladder-disclosed rounded scores)")
     p.add_argument("--db", default="leaderboard.sqlite", metavar="PATH", help="SQLite database (created if absent)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=7860)
@@ -45,7 +49,7 @@ def run_leaderboard(args: argparse.Namespace) -> int:
 
     seeds = {} if args.seed_rows is None else {"seed_rows": None if args.seed_rows == "none" else args.seed_rows}
     serve(args.key, args.db, host=args.host, port=args.port, max_bytes=int(args.max_mb * 2**20),
-          policy=Policy(quota=args.quota), split=args.split, **seeds)
+          policy=Policy(quota=args.quota), split=args.split, public_key=args.public_key, **seeds)
     return 0
 
 
