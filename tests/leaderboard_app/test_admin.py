@@ -48,7 +48,7 @@ def test_list_retract_verify_unverify(db, capsys):
     assert main(["leaderboard", "admin", "verify", "1", "--db", str(db)]) == 0
     assert "#1 (Alice-VL by alice) verified" in capsys.readouterr().out
     store = SQLiteStore(db)
-    table = build_table(store.rows(), KEY)
+    table = build_table(store.rows(), KEY, private=True)
     alice = next(r for r in table if r.submitter == "alice")
     assert alice.verified and display_rows([alice])[0][HEADERS.index("Source")] == "measured · verified"
     assert ",True," in next(line for line in to_csv(table).splitlines() if "Alice-VL" in line)
