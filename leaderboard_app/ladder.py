@@ -6,7 +6,10 @@ the best earlier submission whose answers are nearly the same, by anyone) by a s
 per-item correctness difference against that best must exceed its standard error (a one-sided paired test). A
 disclosed score is rounded to a fixed step; per-dimension accuracies are rounded to a step at least as coarse in
 items (so no exact count of correct answers can be read from them). Otherwise nothing new is disclosed and the reply
-names the earlier best. Under a public key (answers already released) the exact scores are shown, self-reported.
+names the earlier best. A score that is not significantly above what guessing gets (one-sided exact test, p ≥ 0.05)
+is not disclosed either ("not above chance"): the scores of random answer sets are what a boosting attack reads.
+A disclosed score must also move the rounded number up (a new number is all there is to show). Under a public key
+(answers already released) the exact scores are shown, self-reported.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from scale_vqa.item import Item
+from scale_vqa.stats import chance_test
 
 
 def correct(letters: Mapping[str, str | None], key: Sequence[Item]) -> list[bool]:
@@ -64,15 +68,26 @@ def exact(scores: Mapping[str, Any]) -> dict[str, Any]:
             "format_rate": scores.get("format_rate")}
 
 
+CHANCE_ALPHA = 0.05
+
+
+def above_chance(new: Sequence[bool], key: Sequence[Item], alpha: float = CHANCE_ALPHA) -> bool:
+    """True when the number right is significantly above what uniform guessing gets on `key` (exact test)."""
+    return chance_test(sum(new), [1 / len(it.letters) for it in key])[0] < alpha
+
+
 def ladder(new: Sequence[bool], bests: Sequence[tuple[int, float, Sequence[bool]]], scores: Mapping[str, Any],
-           step: float) -> dict[str, Any]:
+           step: float, key: Sequence[Item]) -> dict[str, Any]:
     """The disclosure of a new submission with per-item correctness `new`, given the `bests` it must beat as
-    (row id, disclosed AVG, per-item correctness): rounded scores when it beats all of them, else a record that
-    names the first best it did not beat."""
+    (row id, disclosed AVG, per-item correctness): rounded scores when it is above chance and beats all of them
+    (significantly, and by a higher rounded AVG), else a record that names the first best it did not beat."""
+    if not above_chance(new, key):
+        return {"shown": False, "best_id": None, "best_macro": None, "chance": True}
+    shown = rounded(scores, step)
     for row_id, macro, best in bests:
-        if not improves(new, best):
+        if not improves(new, best) or shown["macro"] <= macro:
             return {"shown": False, "best_id": row_id, "best_macro": macro}
-    return rounded(scores, step)
+    return shown
 
 
 def describe(disclosed: Mapping[str, Any] | None, names: Mapping[str, str]) -> str:
@@ -80,6 +95,8 @@ def describe(disclosed: Mapping[str, Any] | None, names: Mapping[str, str]) -> s
     "no significant improvement" with the earlier disclosed best."""
     if not disclosed:
         return "no score disclosed"
+    if not disclosed.get("shown") and disclosed.get("chance"):
+        return "not significantly above chance; no score is disclosed"
     if not disclosed.get("shown"):
         best = disclosed.get("best_macro")
         return (f"no significant improvement over the earlier best #{disclosed.get('best_id')}"

@@ -156,7 +156,7 @@ def disclose(decision: Decision, earlier: Sequence[Earlier], key: Sequence[Item]
         return replace(decision, disclosed=exact(scores))
     against = [(e.id, e.disclosed["macro"], correct(e.letters, key))  # type: ignore[index]
                for e in bests(earlier, submitter, model, variant, letters, policy)]
-    return replace(decision, disclosed=ladder(correct(letters, key), against, scores, policy.step))
+    return replace(decision, disclosed=ladder(correct(letters, key), against, scores, policy.step, key))
 
 
 def _submit(store: Store, key: Sequence[Item], data: bytes, *, submitter: str, model: str, link: str, paper: str,
