@@ -6,7 +6,7 @@ the best earlier submission whose answers are nearly the same, by anyone) by a s
 per-item correctness difference against that best must exceed its standard error (a one-sided paired test). A
 disclosed score is rounded to a fixed step; per-dimension accuracies are rounded to a step at least as coarse in
 items (so no exact count of correct answers can be read from them). Otherwise nothing new is disclosed and the reply
-names the earlier best. A score that is not significantly above what guessing gets (one-sided exact test, p ≥ 0.05)
+names the earlier best. A score that is not significantly above what guessing gets (one-sided exact test, p ≥ 0.001)
 is not disclosed either ("not above chance"): the scores of random answer sets are what a boosting attack reads.
 A disclosed score must also move the rounded number up (a new number is all there is to show). Under a public key
 (answers already released) the exact scores are shown, self-reported.
@@ -68,7 +68,7 @@ def exact(scores: Mapping[str, Any]) -> dict[str, Any]:
             "format_rate": scores.get("format_rate")}
 
 
-CHANCE_ALPHA = 0.05
+CHANCE_ALPHA = 0.001
 
 
 def above_chance(new: Sequence[bool], key: Sequence[Item], alpha: float = CHANCE_ALPHA) -> bool:

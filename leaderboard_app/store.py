@@ -4,6 +4,7 @@ atomic step even with concurrent uploads). Rows are retracted, never deleted."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import sqlite3
@@ -69,6 +70,12 @@ class Row:
                        self.created, self.status, self.variant, self.identity, self.disclosed)
 
 
+@functools.lru_cache(maxsize=8192)
+def _letters(text: str) -> dict[str, str | None]:
+    """A stored answer set, parsed once (rows' answers never change; the private key's rules read every row)."""
+    return json.loads(text)
+
+
 Decide = Callable[[list[Earlier]], Decision]
 
 
@@ -128,7 +135,7 @@ class SQLiteStore:
 
     @staticmethod
     def _row(r: tuple[Any, ...]) -> Row:
-        return Row(*r[:8], json.loads(r[8]), json.loads(r[9]), r[10], r[11], r[12], bool(r[13]), r[14],
+        return Row(*r[:8], _letters(r[8]), json.loads(r[9]), r[10], r[11], r[12], bool(r[13]), r[14],
                    json.loads(r[15]) if r[15] else None)
 
     COLUMNS = ("id, submitter, model, link, paper, kind, variant, file_sha256, letters, scores, status, reason, "
