@@ -19,6 +19,7 @@ run is what the Blind column exists to show (a model that ignores its images), s
 
 from __future__ import annotations
 
+import operator
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -80,8 +81,8 @@ class Decision:
 
 def changed(a: Mapping[str, str | None], b: Mapping[str, str | None]) -> int:
     """Items whose answers differ between two submissions."""
-    if len(a) == len(b) and a.keys() == b.keys():
-        return sum(x != b[k] for k, x in a.items())
+    if len(a) == len(b) and list(a) == list(b):  # the same items in the same order: compare in step
+        return sum(map(operator.ne, a.values(), b.values()))
     return sum(a.get(k) != b.get(k) for k in set(a) | set(b))
 
 
