@@ -125,7 +125,11 @@ def check_imitation(store: Store, submitter: str, model: str, protected: Sequenc
 def unanswered(letters: Mapping[str, str | None], key: Sequence[Item]) -> list[str]:
     """One problem per key item without one of its letters (null, missing, or an output with no option letter)."""
     return [f"item {it.id}: no answer (null, missing, or an output without one of its letters "
-            f"{', '.join(it.letters)})" for it in key if (letters.get(it.id) or "") not in it.letters]
+            f"{', '.join(it.letters)})" for it in key if not _one_of(letters.get(it.id), it.letters)]
+
+
+def _one_of(letter: str | None, letters: str) -> bool:
+    return letter is not None and len(letter) == 1 and letter in letters
 
 
 def bests(earlier: Sequence[Earlier], submitter: str, model: str, variant: str, letters: Mapping[str, str | None],

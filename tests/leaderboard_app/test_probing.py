@@ -43,6 +43,7 @@ class Oracle:
         self.tick = seconds_per_submission
         self.used = 0
         self.refused = 0
+        self.last_refusal = ""
 
     def __call__(self, answers: dict[str, str | None], submitter: str, model: str) -> float | None:
         assert self.used < BUDGET
@@ -51,8 +52,9 @@ class Oracle:
         data = "".join(json.dumps({"id": i, "prediction": a}) + "\n" for i, a in answers.items()).encode()
         try:
             out = submit(self.store, KEY, data, submitter=submitter, model=model, link=LINK, now=self.clock)
-        except SubmissionError:
+        except SubmissionError as exc:
             self.refused += 1
+            self.last_refusal = exc.summary
             return None
         shown = out.shown or {}
         return shown.get("macro") if shown.get("shown") else None
@@ -81,6 +83,7 @@ def test_null_probe_group_testing_with_a_new_name_per_probe(tmp_path, tick):
         else:
             queue += [(group[: len(group) // 2], letter), (group[len(group) // 2:], letter)]
     assert oracle.refused == oracle.used  # null answers are refused outright
+    assert "not answered" in oracle.last_refusal
     assert recovered(guesses) <= MAX_RECOVERED
 
 
