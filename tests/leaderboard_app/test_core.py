@@ -121,7 +121,8 @@ def test_samples_are_rescored_from_raw_text_with_the_core_parser(tmp_path):
     store = SQLiteStore(tmp_path / "lb.sqlite")
     rows = [sample(it, f"<think>x</think> <answer>{it.answer}</answer>" if i % 2 else "The answer is probably B.")
             for i, it in enumerate(KEY)]
-    out = submit(store, KEY, jsonl(rows), submitter="alice", model="m1", link=LINK)
+    # half the outputs name no option: a public key's rules (a private key wants every item answered)
+    out = submit(store, KEY, jsonl(rows), submitter="alice", model="m1", link=LINK, policy=Policy(private=False))
     scores = out.row.scores
     assert scores["format_rate"] == 0.5
     assert out.report.strict_micro.correct == 10

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from leaderboard_app.ladder import (above_chance, describe, dimension_step, improves, ladder, round_to,
-                                    rounded)
+from leaderboard_app.ladder import above_chance, describe, dimension_step, improves, ladder, round_to, rounded
 from tests.helpers.items import make_key
 
 KEY = make_key(201)  # 1005 items
