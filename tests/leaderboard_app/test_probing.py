@@ -87,11 +87,16 @@ def test_null_probe_group_testing_with_a_new_name_per_probe(tmp_path, tick):
     assert recovered(guesses) <= MAX_RECOVERED
 
 
-def differential(oracle: Oracle, flips: int, name) -> dict[str, str]:
+def own_model(accuracy: float, rng: random.Random) -> dict[str, str]:
+    """An answer set right on about `accuracy` of the items (the attacker's own model; 0: random letters)."""
+    return {it.id: it.answer if rng.random() < accuracy else rng.choice(it.letters) for it in KEY}
+
+
+def differential(oracle: Oracle, flips: int, name, base: dict[str, str] | None = None) -> dict[str, str]:
     """Submit a base answer set, then copies with `flips` answers changed, each under a new name and model; a
     higher disclosed AVG credits the new letters, a lower one the old."""
     rng = random.Random(flips)
-    base = {it.id: rng.choice(it.letters) for it in KEY}
+    base = base or own_model(0.0, rng)
     base_avg = oracle(base, name(0), "base-model")
     evidence: dict[tuple[str, str], float] = {}
     n = 0
@@ -122,6 +127,17 @@ def test_full_vector_differential_probing_over_many_names(tmp_path, tick, flips)
     oracle = Oracle(tmp_path, tick)
     guesses = differential(oracle, flips, lambda n: f"name{n}")
     assert recovered(guesses) <= MAX_RECOVERED
+
+
+@pytest.mark.parametrize("flips", [1, 25, 120])
+def test_differential_probing_from_a_real_models_answers(tmp_path, flips):
+    """The same from the answers of a model of the attacker's own (about 60 % right, so its scores are disclosed):
+    what it learns is measured as the answers it gets right beyond those its base already had."""
+    oracle = Oracle(tmp_path, 3600.0)
+    base = own_model(0.6, random.Random(99))
+    guesses = differential(oracle, flips, lambda n: f"owner{n}", base)
+    gained = sum(GOLD[i] == g for i, g in guesses.items()) - sum(GOLD[i] == base[i] for i in guesses)
+    assert gained <= MAX_RECOVERED
 
 
 @pytest.mark.parametrize("flips", [25, 120])
