@@ -57,8 +57,9 @@ def demo_step(out: Path, paths: dict[str, Path]) -> int:
     """Step 6: the two simulated systems submitted to a leaderboard store (no server), when the app extra is there."""
     db = out / "leaderboard.sqlite"
     print(f"\n== 6. leaderboard: submissions scored against the hidden key into {db} "
-          f"(serve it with: scale-vqa leaderboard --key {paths['release']} --db {db})")
+          f"(serve it with: scale-vqa leaderboard --key {paths['release']} --public-key --db {db})")
     require_extra("app", "gradio", what="this step")
+    from leaderboard_app.rules import Policy
     from leaderboard_app.service import submit
     from leaderboard_app.store import SQLiteStore
     from leaderboard_app.submission import SubmissionError
@@ -76,7 +77,7 @@ def demo_step(out: Path, paths: dict[str, Path]) -> int:
                         for it in key if it.id not in answered).encode()
         try:
             out_ = submit(store, key, data, submitter="demo", model=name, link="https://example.org/simulated",
-                          variant=variant)
+                          variant=variant, policy=Policy(private=False))  # the demo's key is public
             print(f"   {name} ({variant}): {out_.decision.action} as #{out_.row.id}")
         except SubmissionError as exc:
             print(f"   {name} ({variant}): not accepted: {exc.summary}")
