@@ -98,11 +98,13 @@ def _refused(status: int, reason: str, problems: Sequence[str] = (), more: int =
 
 
 def disclosed(outcome: Outcome) -> dict[str, Any]:
-    """What the reply tells the submitter: the decision, the row and the scores the service disclosed for it."""
+    """What the reply tells the submitter: the decision, the row and only what the Ladder disclosed for it
+    (:mod:`leaderboard_app.ladder`: rounded under a private key, exact and self-reported under a public one) —
+    never the stored exact scores, which would let a program probe the hidden key."""
     d, row = outcome.decision, outcome.row
     assert row is not None  # submit() raises for a refusal; every other decision has its row
     return {"decision": d.action, "row": row.id, "model": row.model, "variant": row.variant, "reason": d.reason,
-            "scores": row.scores}
+            "scores": outcome.shown or {}}
 
 
 def _same_origin(headers: Any) -> bool:
@@ -114,8 +116,9 @@ def _same_origin(headers: Any) -> bool:
     return origin.split("://", 1)[-1].rstrip("/") == host
 
 
-async def _identity(request: Any, typed: str, on_space: bool) -> str:
-    """Who submits: the auth dependency's user, the Space login, or (off a Space) the typed name."""
+async def _identity(request: Any, typed: str, on_space: bool) -> tuple[str, str]:
+    """Who submits, and how they are known: the auth dependency's user or the Space login (``oauth``), or (off a
+    Space) the typed name (``typed``: shown as unverified, and new typed names are rate-limited server-wide)."""
     auth = getattr(request.app, "auth_dependency", None)
     user = None
     if auth is not None:
@@ -125,7 +128,9 @@ async def _identity(request: Any, typed: str, on_space: bool) -> str:
     elif on_space and "session" in request.scope:
         info = request.session.get("oauth_info") or {}
         user = (info.get("userinfo") or {}).get("preferred_username")
-    return user or ("" if on_space else typed)
+    if user:
+        return user, "oauth"
+    return ("" if on_space else typed), "typed"
 
 
 def submissions_route(store: Store, key: Sequence[Item], *, policy: Policy, max_bytes: int = MAX_BYTES,
@@ -169,14 +174,14 @@ def submissions_route(store: Store, key: Sequence[Item], *, policy: Policy, max_
             data = await upload.read(max_bytes + 1)
         finally:
             await form.close()  # the spooled copy of the upload goes now
-        who = await _identity(request, str(fields["name"]), on_space)
+        who, identity = await _identity(request, str(fields["name"]), on_space)
 
         same = (who, *map(str, fields.values()), hashlib.sha256(data).hexdigest())
 
         def run() -> Outcome:
             return submit(store, key, data, submitter=who, model=str(fields["model"]), link=str(fields["link"]),
                           paper=str(fields["paper"]), variant=str(fields["variant"] or "standard"), policy=policy,
-                          max_bytes=max_bytes, protected=protected)
+                          max_bytes=max_bytes, protected=protected, identity=identity)
 
         try:
             async with inflight.hold(same):  # an identical request already running: wait, then its stored row

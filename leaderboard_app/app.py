@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import dataclasses
 import logging
 import os
 import shutil
@@ -20,6 +21,7 @@ from scale_vqa.atomic import atomic_write_text
 from scale_vqa.dimensions import DIMENSIONS
 from scale_vqa.release import SPLITS, load_items
 
+from .ladder import describe
 from .rules import Policy
 from .seed_rows import SEED_ROWS_FILE, load_seed_rows
 from .service import LOG, SUBMITTED_VARIANTS, published_names, submit
@@ -34,10 +36,34 @@ hidden answer key with the same parser and scorer as `scale-vqa score`. Submit t
 too (no images), so readers can see how much of its score needs the images; a blind run may answer exactly like
 the standard one (its image gain is then 0).
 
+{mode}
+
 Rules: every item must be answered; the same file twice is stored once; at most {quota} submissions per day;
 near-identical resubmissions (which probe the hidden answers) are refused; answers identical to another account's
 are held for review; names with invisible characters, or that look like another model's or submitter's, are refused.
 Rows are retracted, never deleted, and each submitter's number of submissions is public."""
+
+
+PRIVATE_INTRO = """**Private key: scored against hidden answers.** The answers of this split were never released,
+so a score here cannot be looked up, only earned. To stop the hidden answers being read back from scores, every
+item must be answered with one of its letters; answer sets that are mostly one letter, or that differ from any
+earlier submission (anyone's) on only a few items, are refused; and a score is disclosed only when it beats your
+best and the model's best by more than its standard error (the *Ladder*, Blum & Hardt 2015), rounded to {step:g}
+point(s) — otherwise the reply says "no significant improvement". New typed names are limited to
+{names} per hour server-wide. Rows submitted under a typed name are marked *unverified*; signed-in accounts are not.
+A row marked *verified* was reproduced by a maintainer."""
+
+PUBLIC_INTRO = """**Public key: self-reported.** The answers of this split are public (released with the
+dataset), so anyone could reach any score here by copying them: every row is **self-reported**, and exact scores are
+shown. A row marked *verified* was reproduced by a maintainer from the model and the command in its run; only a
+*private* (never released) split makes a ranking that cannot be looked up."""
+
+
+def intro(policy: Policy) -> str:
+    """The page's introduction for the key's mode (private or public)."""
+    mode = (PRIVATE_INTRO.format(step=100 * policy.step, names=policy.new_names_per_hour) if policy.private
+            else PUBLIC_INTRO)
+    return INTRO.format(quota=policy.quota, mode=mode)
 
 
 def plot_top(table: list[Any], top: int = 5) -> Any:
@@ -109,10 +135,12 @@ class Uploads:
 
 def make_app(key_path: str | Path, store: Store, *, policy: Policy | None = None, max_bytes: int = MAX_BYTES,
              on_space: bool | None = None, seed_rows: str | Path | None = SEED_ROWS_FILE,
-             split: str | None = None, upload_grace: float = 60.0) -> Any:
-    """The Blocks app. Identity: the HF login on a Space; the authenticated user when the server has an
-    auth dependency (tests send a header); otherwise the name typed into the form (local use). `seed_rows`: the
-    reference rows file (None: none); those of `split` are shown below the ranking (default: the key's split
+             split: str | None = None, upload_grace: float = 60.0, public_key: bool = False) -> Any:
+    """The Blocks app. `public_key`: the key's answers are public (rows are self-reported, exact scores shown;
+    :attr:`Policy.private` is cleared); by default the key is private and the probing defences apply.
+    Identity: the HF login on a Space; the authenticated user when the server has an auth dependency (tests send a
+    header); otherwise the name typed into the form (local use, marked unverified). `seed_rows`: the reference rows
+    file (None: none); those of `split` are shown below the ranking (default: the key's split
     when its file is named for one, else ``test``, the split a leaderboard hides). Uploads are deleted
     `upload_grace` seconds after they were scored (:class:`Uploads`)."""
     os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"  # no telemetry, also from Gradio's module-level checks
@@ -124,6 +152,8 @@ def make_app(key_path: str | Path, store: Store, *, policy: Policy | None = None
     uploads = Uploads(gr.utils.get_upload_folder(), upload_grace)  # where Gradio writes uploads
     key_split = split or (key[0].split if key and key[0].split in SPLITS else "test")
     policy = policy or Policy()
+    if public_key:
+        policy = dataclasses.replace(policy, private=False)
     on_space = bool(os.environ.get("SPACE_ID")) if on_space is None else on_space
     # Private on purpose (mkdtemp: 0700): the export files are this server's scratch copies, which Gradio serves
     # to the browser itself; nobody else on the machine needs them. Removed when the process ends.
@@ -131,7 +161,8 @@ def make_app(key_path: str | Path, store: Store, *, policy: Policy | None = None
     atexit.register(shutil.rmtree, exports, ignore_errors=True)
 
     def rows_now(query: str = "") -> tuple[list[Any], list[list[str]]]:
-        table = build_table(store.rows(statuses=("published",)), key, split=key_split, seed_rows=seeds)
+        table = build_table(store.rows(statuses=("published",)), key, split=key_split, seed_rows=seeds,
+                            private=policy.private)
         rows = display_rows(table, store.submission_counts())
         if query:
             rows = [r for r in rows if query.lower() in " ".join(r).lower()]
@@ -154,16 +185,12 @@ def make_app(key_path: str | Path, store: Store, *, policy: Policy | None = None
             try:
                 data = uploads.read(upload)
                 out = submit(store, key, data, submitter=who or "", model=model, link=link, paper=paper,
-                             variant=variant, policy=policy, max_bytes=max_bytes, protected=protected)
-                d, scores = out.decision, out.row.scores
+                             variant=variant, policy=policy, max_bytes=max_bytes, protected=protected,
+                             identity="oauth" if signed_in else "typed")
+                d = out.decision
                 status = {"publish": "published", "hold": "held for review", "duplicate": "already stored"}[d.action]
-                per = scores["per_dimension"]
-                avg = 100 * scores["macro"]["acc"]
-                message = (f"**{status.capitalize()}** (#{out.row.id}): {out.row.model} — AVG {avg:.2f}, "
-                           + ", ".join(f"{dim.short} {100 * per[dim.value]['acc']:.1f}" for dim in DIMENSIONS
-                                       if dim.value in per)
-                           + (f", format {100 * scores['format_rate']:.1f} %" if scores["format_rate"] is not None
-                              else "")
+                shown = describe(out.shown, {dim.value: dim.short for dim in DIMENSIONS})
+                message = (f"**{status.capitalize()}** (#{out.row.id}): {out.row.model} — {shown}"
                            + (f". {d.reason}" if d.reason else "."))
             except SubmissionError as exc:
                 message = "**Not accepted:** " + exc.summary + "".join(f"\n- {p}" for p in exc.problems) + (
@@ -187,7 +214,7 @@ def make_app(key_path: str | Path, store: Store, *, policy: Policy | None = None
 
     # delete_cache: Gradio's copies of uploads that were never submitted (and of old exports) go after an hour
     with gr.Blocks(title="Scale-VQA leaderboard", analytics_enabled=False, delete_cache=(3600, 3600)) as demo:
-        gr.Markdown(INTRO.format(quota=policy.quota))
+        gr.Markdown(intro(policy))
         with gr.Tab("Leaderboard"):
             search = gr.Textbox(label="Search models or submitters", placeholder="type to filter")
             table = gr.Dataframe(headers=HEADERS, datatype=["str"] * len(HEADERS), interactive=False,
@@ -237,12 +264,12 @@ def log_to_stderr() -> None:
 def serve(key: str | Path, db: str | Path, *, host: str = "127.0.0.1", port: int = 7860,
           auth_dependency: Callable[[Any], str | None] | None = None, max_bytes: int = MAX_BYTES,
           policy: Policy | None = None, block: bool = True, seed_rows: str | Path | None = SEED_ROWS_FILE,
-          split: str | None = None, upload_grace: float = 60.0) -> Any:
+          split: str | None = None, upload_grace: float = 60.0, public_key: bool = False) -> Any:
     """Start the app on `host`:`port` (the answer key stays outside every served path). Gradio's own start-up
     lines (the "set share=True" hint and the like) are left out: one line says where the app is, and each
     submission is logged on stderr."""
     demo = make_app(key, SQLiteStore(db), policy=policy, max_bytes=max_bytes, seed_rows=seed_rows, split=split,
-                    upload_grace=upload_grace)
+                    upload_grace=upload_grace, public_key=public_key)
     demo.launch(server_name=host, server_port=port, max_file_size=max_bytes, auth_dependency=auth_dependency,
                 prevent_thread_lock=True, quiet=True, footer_links=[], show_error=False,
                 app_kwargs={"routes": demo.api_routes})

@@ -17,6 +17,10 @@ def add_leaderboard_parser(sub: argparse._SubParsersAction) -> None:
                                    "format; it is never served) and stored in a SQLite database. Needs the 'app' "
                                    "extra. Maintainers: `scale-vqa leaderboard admin --help`.")
     p.add_argument("--key", metavar="FILE", help="answer key: an MCQ file in the release format (required to serve)")
+    p.add_argument("--public-key", action="store_true",
+                   help="the key's answers are public (e.g. the released test split): rows are shown as "
+                        "self-reported with exact scores; by default the key is private and the probing defences "
+                        "apply (every item answered, near-duplicates refused, Ladder-disclosed rounded scores)")
     p.add_argument("--db", default="leaderboard.sqlite", metavar="PATH", help="SQLite database (created if absent)")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=7860)
@@ -45,7 +49,7 @@ def run_leaderboard(args: argparse.Namespace) -> int:
 
     seeds = {} if args.seed_rows is None else {"seed_rows": None if args.seed_rows == "none" else args.seed_rows}
     serve(args.key, args.db, host=args.host, port=args.port, max_bytes=int(args.max_mb * 2**20),
-          policy=Policy(quota=args.quota), split=args.split, **seeds)
+          policy=Policy(quota=args.quota), split=args.split, public_key=args.public_key, **seeds)
     return 0
 
 
@@ -53,8 +57,9 @@ def demo_step(out: Path, paths: dict[str, Path]) -> int:
     """Step 6: the two simulated systems submitted to a leaderboard store (no server), when the app extra is there."""
     db = out / "leaderboard.sqlite"
     print(f"\n== 6. leaderboard: submissions scored against the hidden key into {db} "
-          f"(serve it with: scale-vqa leaderboard --key {paths['release']} --db {db})")
+          f"(serve it with: scale-vqa leaderboard --key {paths['release']} --public-key --db {db})")
     require_extra("app", "gradio", what="this step")
+    from leaderboard_app.rules import Policy
     from leaderboard_app.service import submit
     from leaderboard_app.store import SQLiteStore
     from leaderboard_app.submission import SubmissionError
@@ -72,7 +77,7 @@ def demo_step(out: Path, paths: dict[str, Path]) -> int:
                         for it in key if it.id not in answered).encode()
         try:
             out_ = submit(store, key, data, submitter="demo", model=name, link="https://example.org/simulated",
-                          variant=variant)
+                          variant=variant, policy=Policy(private=False))  # the demo's key is public
             print(f"   {name} ({variant}): {out_.decision.action} as #{out_.row.id}")
         except SubmissionError as exc:
             print(f"   {name} ({variant}): not accepted: {exc.summary}")

@@ -6,14 +6,24 @@
   probing the hidden key (tiny changes reveal which answers are right);
 * answers identical to another account's submission → held for review, not published.
 
+Under a private key (:attr:`Policy.private`, the default) the probing defences also apply, across all submitters:
+
+* answers that differ from ANY earlier submission (anyone's, same variant) on only a few items → refused;
+* answer sets that are mostly one letter (constant padding around a few varied items) → refused as probes;
+* a typed (not signed-in) name never seen before → refused once `Policy.new_names_per_hour` new typed names
+  arrived in the last hour (many identities are what make probing cheap).
+
 Answers are compared within a variant only: a blind run (no images) whose answers equal the same model's standard
 run is what the Blind column exists to show (a model that ignores its images), so it is accepted.
 """
 
 from __future__ import annotations
 
+import operator
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -28,6 +38,10 @@ class Earlier:
     created: float
     status: str
     variant: str = "standard"
+    identity: str = "typed"
+    """``typed`` (a name typed into the form: unverified) or ``oauth`` (a signed-in account)."""
+    disclosed: Mapping[str, Any] | None = None
+    """What the reply and the table showed (:mod:`leaderboard_app.ladder`); None for rows stored before."""
 
 
 @dataclass(frozen=True)
@@ -37,6 +51,22 @@ class Policy:
     probe_max_changes: int = 10
     """At most this many changed answers (or `probe_max_share` of items, whichever is larger) is probing."""
     probe_max_share: float = 0.02
+    private: bool = True
+    """The key's answers are private (the default): the probing defences and the Ladder apply. False under
+    ``--public-key``: exact scores are shown and rows are self-reported."""
+    pad_max_share: float = 0.6
+    """Private key: an answer set with more than this share of items on one letter is padding (refused)."""
+    new_names_per_hour: int = 20
+    """Private key: new typed submitter names accepted per hour, server-wide."""
+    step: float = 0.01
+    """Private key: disclosed accuracies are rounded to this step (1 percentage point)."""
+    neighbour_share: float = 0.10
+    """Private key: an earlier submission (anyone's) whose answers differ on at most this share of items is a
+    best the new one must beat significantly before its score is disclosed."""
+
+    def probe_limit(self, n_items: int) -> int:
+        """Changed answers up to which a resubmission is probing."""
+        return max(self.probe_max_changes, int(self.probe_max_share * n_items))
 
 
 @dataclass(frozen=True)
@@ -45,18 +75,40 @@ class Decision:
     """``duplicate`` (return `existing`), ``publish``, ``hold`` or ``refuse``."""
     reason: str = ""
     existing: int | None = None
+    disclosed: Mapping[str, Any] | None = None
+    """What the reply and the table show of a stored submission (:mod:`leaderboard_app.ladder`)."""
 
 
 def changed(a: Mapping[str, str | None], b: Mapping[str, str | None]) -> int:
     """Items whose answers differ between two submissions."""
+    if len(a) == len(b) and list(a) == list(b):  # the same items in the same order: compare in step
+        return sum(map(operator.ne, a.values(), b.values()))
     return sum(a.get(k) != b.get(k) for k in set(a) | set(b))
+
+
+def padding(letters: Mapping[str, str | None]) -> tuple[str, float]:
+    """The most frequent answer and its share of the items."""
+    counts = Counter(letters.values())
+    if not counts:
+        return "", 0.0
+    letter, n = counts.most_common(1)[0]
+    return str(letter), n / len(letters)
+
+
+def new_names(earlier: Sequence[Earlier], now: float, window: float = 3600.0) -> int:
+    """Typed submitter names whose first submission is less than `window` seconds old."""
+    first: dict[str, float] = {}
+    for e in earlier:
+        if e.identity == "typed":
+            first[e.submitter] = min(first.get(e.submitter, e.created), e.created)
+    return sum(now - t < window for t in first.values())
 
 
 def decide(submitter: str, model: str, file_sha256: str, letters: Mapping[str, str | None],
            earlier: Sequence[Earlier], now: float, policy: Policy | None = None, *,
-           variant: str = "standard") -> Decision:
+           variant: str = "standard", identity: str = "typed") -> Decision:
     """The decision on one submission of `variant` given the `earlier` rows (the quota counts every variant; answer
-    comparisons only rows of the same variant)."""
+    comparisons only rows of the same variant). Under a private key `earlier` must hold every stored row."""
     policy = policy or Policy()
     own = [e for e in earlier if e.submitter == submitter]
     for e in own:
@@ -66,8 +118,16 @@ def decide(submitter: str, model: str, file_sha256: str, letters: Mapping[str, s
     if len(recent) >= policy.quota:
         hours = policy.window / 3600
         return Decision("refuse", f"quota reached: {policy.quota} submissions per {hours:g} h; try again later")
-    limit = max(policy.probe_max_changes, int(policy.probe_max_share * len(letters)))
+    if policy.private and identity == "typed" and not own and new_names(earlier, now) >= policy.new_names_per_hour:
+        return Decision("refuse", f"too many new names on this server: at most {policy.new_names_per_hour} new "
+                                  "typed names per hour; try again later, or sign in")
+    limit = policy.probe_limit(len(letters))
     earlier = [e for e in earlier if e.variant == variant]
+    if policy.private:
+        letter, share = padding(letters)
+        if share > policy.pad_max_share:
+            return Decision("refuse", f"{100 * share:.0f} % of the answers are {letter!r}: answer sets that are "
+                                      "mostly one letter probe the hidden answers and are not accepted")
     for e in (e for e in own if e.variant == variant):
         n = changed(letters, e.letters)
         if 0 < n <= limit:
@@ -76,6 +136,12 @@ def decide(submitter: str, model: str, file_sha256: str, letters: Mapping[str, s
         if n == 0 and e.status != "retracted":
             return Decision("refuse", f"these answers are identical to your submission #{e.id} ({e.model})")
     for e in earlier:
-        if e.submitter != submitter and e.status != "retracted" and changed(letters, e.letters) == 0:
+        if e.submitter == submitter:
+            continue
+        n = changed(letters, e.letters)
+        if n == 0 and e.status != "retracted":
             return Decision("hold", f"answers identical to submission #{e.id} by another account; held for review")
+        if policy.private and 0 < n <= limit:
+            return Decision("refuse", f"only {n} answer(s) differ from an earlier submission (#{e.id}); "
+                                      "near-identical answer sets probe the hidden answers and are not accepted")
     return Decision("publish")

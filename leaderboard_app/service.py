@@ -1,5 +1,6 @@
 """One submission, end to end and without a web framework: validate the upload and the model details, score it
-against the hidden key with the core scorer, apply the anti-gaming rules and store the row atomically.
+against the hidden key with the core scorer, apply the anti-gaming rules, decide what the reply and the table may
+show (under a private key: the Ladder, :mod:`leaderboard_app.ladder`) and store the row atomically.
 Nothing is stored when anything is rejected. Each submission is logged as one INFO line on the
 ``leaderboard_app`` logger (who, which model and run, the decision, the row), never with the key or the upload."""
 
@@ -9,16 +10,17 @@ import functools
 import hashlib
 import logging
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 from scale_vqa.item import Item
 from scale_vqa.scoring import ScoreReport, score
 from scale_vqa.variants import Variant
 
+from .ladder import correct, exact, ladder
 from .names import NameRefused, imitated, normalise, reserved_marker
-from .rules import Decision, Policy, decide
+from .rules import Decision, Earlier, Policy, changed, decide
 from .seed_rows import SEED_ROWS_FILE, load_seed_rows
 from .store import Row, Store
 from .submission import MAX_BYTES, SubmissionError, check_meta, parse_submission
@@ -35,6 +37,11 @@ class Outcome:
     row: Row | None
     report: ScoreReport | None
     """None for an identical retry (the stored row has the scores)."""
+
+    @property
+    def shown(self) -> dict[str, Any] | None:
+        """What the reply may show (:mod:`leaderboard_app.ladder`): the row's disclosure."""
+        return None if self.row is None else self.row.disclosed
 
 
 def public_scores(report: ScoreReport) -> dict[str, Any]:
@@ -56,12 +63,13 @@ def published_names() -> tuple[str, ...]:
 
 def submit(store: Store, key: Sequence[Item], data: bytes, *, submitter: str, model: str, link: str,
            paper: str = "", variant: str = "standard", policy: Policy = DEFAULT_POLICY, max_bytes: int = MAX_BYTES,
-           now: float | None = None, protected: Sequence[str] | None = None) -> Outcome:
+           now: float | None = None, protected: Sequence[str] | None = None, identity: str = "typed") -> Outcome:
     """Validate, score and store one upload; raises :class:`SubmissionError` for a rejected one. Logs one line.
-    `protected`: published model names no submission may imitate (default: the shipped seed rows')."""
+    `protected`: published model names no submission may imitate (default: the shipped seed rows'). `identity`:
+    ``typed`` (a name typed into the form, shown as unverified) or ``oauth`` (a signed-in account)."""
     try:
         outcome = _submit(store, key, data, submitter=submitter, model=model, link=link, paper=paper,
-                          variant=variant, policy=policy, max_bytes=max_bytes, now=now,
+                          variant=variant, policy=policy, max_bytes=max_bytes, now=now, identity=identity,
                           protected=published_names() if protected is None else protected)
     except SubmissionError as exc:
         log_submission(submitter, model, variant, "rejected", None, exc.summary)
@@ -114,8 +122,50 @@ def check_imitation(store: Store, submitter: str, model: str, protected: Sequenc
         raise SubmissionError("the name is not valid", problems)
 
 
+def unanswered(letters: Mapping[str, str | None], key: Sequence[Item]) -> list[str]:
+    """One problem per key item without one of its letters (null, missing, or an output with no option letter)."""
+    return [f"item {it.id}: no answer (null, missing, or an output without one of its letters "
+            f"{', '.join(it.letters)})" for it in key if not _one_of(letters.get(it.id), it.letters)]
+
+
+def _one_of(letter: str | None, letters: str) -> bool:
+    return letter is not None and len(letter) == 1 and letter in letters
+
+
+def bests(earlier: Sequence[Earlier], submitter: str, model: str, variant: str, letters: Mapping[str, str | None],
+          policy: Policy) -> list[Earlier]:
+    """The earlier disclosed bests a private-key submission must beat (Ladder): the submitter's, the model's, and
+    those of earlier submissions (anyone's) whose answers differ on at most `policy.neighbour_share` of items."""
+    near = int(policy.neighbour_share * len(letters))
+    shown = [e for e in earlier if e.variant == variant and e.status != "retracted" and e.disclosed
+             and e.disclosed.get("shown")]
+    groups = [[e for e in shown if e.submitter == submitter], [e for e in shown if e.model == model],
+              [e for e in shown if changed(letters, e.letters) <= near]]
+    out: dict[int, Earlier] = {}
+    for group in groups:
+        if group:
+            best = max(group, key=lambda e: (e.disclosed["macro"], e.id))  # type: ignore[index]
+            out[best.id] = best
+    return list(out.values())
+
+
+def disclose(decision: Decision, earlier: Sequence[Earlier], key: Sequence[Item], scores: Mapping[str, Any], *,
+             submitter: str, model: str, variant: str, letters: Mapping[str, str | None],
+             policy: Policy) -> Decision:
+    """The decision with what the reply and table may show: exact (self-reported) scores under a public key, the
+    Ladder's under a private one."""
+    if decision.action not in ("publish", "hold"):
+        return decision
+    if not policy.private:
+        return replace(decision, disclosed=exact(scores))
+    against = [(e.id, e.disclosed["macro"], correct(e.letters, key))  # type: ignore[index]
+               for e in bests(earlier, submitter, model, variant, letters, policy)]
+    return replace(decision, disclosed=ladder(correct(letters, key), against, scores, policy.step, key))
+
+
 def _submit(store: Store, key: Sequence[Item], data: bytes, *, submitter: str, model: str, link: str, paper: str,
-            variant: str, policy: Policy, max_bytes: int, now: float | None, protected: Sequence[str]) -> Outcome:
+            variant: str, policy: Policy, max_bytes: int, now: float | None, protected: Sequence[str],
+            identity: str) -> Outcome:
     submitter, model = normalise_names(submitter, model)
     if not submitter:
         raise SubmissionError("sign in (or give your name) before submitting")
@@ -130,13 +180,23 @@ def _submit(store: Store, key: Sequence[Item], data: bytes, *, submitter: str, m
     sub = parse_submission(data, key, max_bytes=max_bytes)
     report = score(key, sub.predictions)
     letters = {r.id: r.letter for r in report.results}  # the letters the scorer read (no second parse)
+    if policy.private and (problems := unanswered(letters, key)):
+        raise SubmissionError(f"{len(problems)} item(s) not answered: under a private key every item must be "
+                              "answered with one of its letters", problems)
     now = time.time() if now is None else now
+    scores = public_scores(report)
     entry = {"submitter": submitter, "model": meta.model, "link": meta.link, "paper": meta.paper, "kind": sub.kind,
-             "variant": variant,
-             "file_sha256": sub.file_sha256, "letters": letters, "scores": public_scores(report), "created": now}
-    decision, row = store.submit(entry, lambda earlier: decide(submitter, f"{meta.model} [{variant}]",
-                                                                sub.file_sha256, letters, earlier, now, policy,
-                                                                variant=variant))
+             "variant": variant, "file_sha256": sub.file_sha256, "letters": letters, "scores": scores,
+             "created": now, "identity": identity}
+    tag = f"{meta.model} [{variant}]"
+
+    def judge(earlier: list[Earlier]) -> Decision:
+        decision = decide(submitter, tag, sub.file_sha256, letters, earlier, now, policy, variant=variant,
+                          identity=identity)
+        return disclose(decision, earlier, key, scores, submitter=submitter, model=tag, variant=variant,
+                        letters=letters, policy=policy)
+
+    decision, row = store.submit(entry, judge, everyone=policy.private)
     if decision.action == "refuse":
         raise SubmissionError(decision.reason)
     return Outcome(decision, row, report)

@@ -4,6 +4,7 @@ atomic step even with concurrent uploads). Rows are retracted, never deleted."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import sqlite3
@@ -32,7 +33,9 @@ CREATE TABLE IF NOT EXISTS submissions (
     status TEXT NOT NULL CHECK (status IN ('published', 'held', 'retracted')),
     reason TEXT NOT NULL DEFAULT '',
     created REAL NOT NULL,
-    verified INTEGER NOT NULL DEFAULT 0
+    verified INTEGER NOT NULL DEFAULT 0,
+    identity TEXT NOT NULL DEFAULT 'typed',
+    disclosed TEXT NOT NULL DEFAULT ''
 );
 CREATE UNIQUE INDEX IF NOT EXISTS one_file_per_model ON submissions (submitter, model, variant, file_sha256);
 CREATE INDEX IF NOT EXISTS by_submitter ON submissions (submitter, created);
@@ -57,10 +60,20 @@ class Row:
     created: float
     verified: bool = False
     """A maintainer reproduced the run (``scale-vqa leaderboard admin verify``)."""
+    identity: str = "typed"
+    """``typed`` (a name typed into the form: unverified) or ``oauth`` (a signed-in account)."""
+    disclosed: dict[str, Any] | None = None
+    """What the reply and the table show (:mod:`leaderboard_app.ladder`); None for rows stored before."""
 
     def earlier(self) -> Earlier:
         return Earlier(self.id, self.submitter, f"{self.model} [{self.variant}]", self.file_sha256, self.letters,
-                       self.created, self.status, self.variant)
+                       self.created, self.status, self.variant, self.identity, self.disclosed)
+
+
+@functools.lru_cache(maxsize=8192)
+def _letters(text: str) -> dict[str, str | None]:
+    """A stored answer set, parsed once (rows' answers never change; the private key's rules read every row)."""
+    return json.loads(text)
 
 
 Decide = Callable[[list[Earlier]], Decision]
@@ -73,7 +86,8 @@ def letters_digest(letters: Mapping[str, str | None]) -> str:
 
 class Store(Protocol):
     def find(self, submitter: str, model: str, variant: str, file_sha256: str) -> Row | None: ...
-    def submit(self, entry: Mapping[str, Any], decide: Decide) -> tuple[Decision, Row | None]: ...
+    def submit(self, entry: Mapping[str, Any], decide: Decide, *, everyone: bool = False
+               ) -> tuple[Decision, Row | None]: ...
     def rows(self, *, statuses: tuple[str, ...] = ("published",)) -> list[Row]: ...
     def retract(self, row_id: int, reason: str) -> None: ...
     def submission_counts(self) -> dict[str, int]: ...
@@ -94,12 +108,16 @@ class SQLiteStore:
 
     @staticmethod
     def _migrate(db: sqlite3.Connection) -> None:
-        """Bring a database written by an older version up to this schema (adds the ``verified`` column)."""
+        """Bring a database written by an older version up to this schema (adds the ``verified``, ``identity`` and
+        ``disclosed`` columns)."""
         db.execute("BEGIN IMMEDIATE")
         try:
             columns = {r[1] for r in db.execute("PRAGMA table_info(submissions)")}
-            if "verified" not in columns:
-                db.execute("ALTER TABLE submissions ADD COLUMN verified INTEGER NOT NULL DEFAULT 0")
+            added = (("verified", "INTEGER NOT NULL DEFAULT 0"), ("identity", "TEXT NOT NULL DEFAULT 'typed'"),
+                     ("disclosed", "TEXT NOT NULL DEFAULT ''"))
+            for name, decl in added:
+                if name not in columns:
+                    db.execute(f"ALTER TABLE submissions ADD COLUMN {name} {decl}")
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
@@ -117,10 +135,11 @@ class SQLiteStore:
 
     @staticmethod
     def _row(r: tuple[Any, ...]) -> Row:
-        return Row(*r[:8], json.loads(r[8]), json.loads(r[9]), r[10], r[11], r[12], bool(r[13]))
+        return Row(*r[:8], _letters(r[8]), json.loads(r[9]), r[10], r[11], r[12], bool(r[13]), r[14],
+                   json.loads(r[15]) if r[15] else None)
 
     COLUMNS = ("id, submitter, model, link, paper, kind, variant, file_sha256, letters, scores, status, reason, "
-               "created, verified")
+               "created, verified, identity, disclosed")
 
     def find(self, submitter: str, model: str, variant: str, file_sha256: str) -> Row | None:
         """The row already stored for this exact file (cheap: lets a retry skip validation and scoring)."""
@@ -129,15 +148,18 @@ class SQLiteStore:
             "AND file_sha256 = ?", (submitter, model, variant, file_sha256)).fetchone()
         return None if r is None else self._row(r)
 
-    def submit(self, entry: Mapping[str, Any], decide: Decide) -> tuple[Decision, Row | None]:
-        """Atomically: read the rows the rules need (the submitter's own, and others' with the same answers),
-        apply `decide`, insert when it says publish or hold."""
+    def submit(self, entry: Mapping[str, Any], decide: Decide, *, everyone: bool = False
+               ) -> tuple[Decision, Row | None]:
+        """Atomically: read the rows the rules need (the submitter's own, and others' with the same answers; every
+        row when `everyone`, as a private key's defences need), apply `decide`, insert when it says publish or
+        hold (with the decision's disclosure)."""
         db = self._connect()
         letters_sha = letters_digest(entry["letters"])
         db.execute("BEGIN IMMEDIATE")
         try:
-            cur = db.execute(f"SELECT {self.COLUMNS} FROM submissions WHERE submitter = ? OR letters_sha256 = ?",
-                             (entry["submitter"], letters_sha))
+            where = "" if everyone else " WHERE submitter = ? OR letters_sha256 = ?"
+            cur = db.execute(f"SELECT {self.COLUMNS} FROM submissions{where} ORDER BY id",
+                             () if everyone else (entry["submitter"], letters_sha))
             decision = decide([self._row(r).earlier() for r in cur])
             row = None
             if decision.action == "duplicate" and decision.existing is not None:
@@ -147,11 +169,13 @@ class SQLiteStore:
                 status = "published" if decision.action == "publish" else "held"
                 cur = db.execute(
                     "INSERT INTO submissions (submitter, model, link, paper, kind, variant, file_sha256, letters, "
-                    "letters_sha256, scores, status, reason, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "letters_sha256, scores, status, reason, created, identity, disclosed) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (entry["submitter"], entry["model"], entry["link"], entry.get("paper", ""), entry["kind"],
                      entry.get("variant", "standard"), entry["file_sha256"], json.dumps(entry["letters"]),
                      letters_sha, json.dumps(entry["scores"]), status, decision.reason,
-                     entry.get("created", time.time())))
+                     entry.get("created", time.time()), entry.get("identity", "typed"),
+                     json.dumps(decision.disclosed) if decision.disclosed is not None else ""))
                 row = self._row(db.execute(f"SELECT {self.COLUMNS} FROM submissions WHERE id = ?",
                                            (cur.lastrowid,)).fetchone())
             db.execute("COMMIT")

@@ -48,9 +48,9 @@ def test_list_retract_verify_unverify(db, capsys):
     assert main(["leaderboard", "admin", "verify", "1", "--db", str(db)]) == 0
     assert "#1 (Alice-VL by alice) verified" in capsys.readouterr().out
     store = SQLiteStore(db)
-    table = build_table(store.rows(), KEY)
+    table = build_table(store.rows(), KEY)  # exact numbers: a public key's table, self-reported
     alice = next(r for r in table if r.submitter == "alice")
-    assert alice.verified and display_rows([alice])[0][HEADERS.index("Source")] == "measured · verified"
+    assert alice.verified and display_rows([alice])[0][HEADERS.index("Source")] == "measured · self-reported · verified"
     assert ",True," in next(line for line in to_csv(table).splitlines() if "Alice-VL" in line)
     assert main(["leaderboard", "admin", "unverify", "1", "--db", str(db)]) == 0
     assert not next(r for r in SQLiteStore(db).rows() if r.id == 1).verified

@@ -31,8 +31,10 @@ def app(tmp_path_factory):
     root = tmp_path_factory.mktemp("lb")
     key = root / "secret_key.json"
     write_release(KEY, key)
+    # a public key: these tests are about the page (one-letter files, 50 answer sets of 20 items); the private
+    # key's page is tested in test_threat_model.py
     demo = serve(key, root / "lb.sqlite", port=free_port(), block=False, max_bytes=2**20,
-                 auth_dependency=lambda r: r.headers.get("x-test-user"))
+                 auth_dependency=lambda r: r.headers.get("x-test-user"), public_key=True)
     yield demo, key, root
     demo.close()
 
@@ -59,7 +61,7 @@ def test_submit_good_and_bad_files(app, tmp_path):
     assert message.startswith("**Published**") and "AVG 100.00" in message
     table = table_of(c)
     row = next(r for r in table["data"] if r[1] == "Model-A")
-    assert row[0] == "1" and row[2] == "measured" and row[3].startswith("100.0") and "alice" in row[13]
+    assert row[0] == "1" and row[2] == "measured · self-reported" and row[3].startswith("100.0") and "alice" in row[13]
     bad = write(tmp_path / "bad.jsonl", [{"id": it.id, "prediction": "Z"} for it in KEY])
     message = c.predict("Model-B", LINK, "", "standard", "", handle_file(bad), api_name="/submit")
     assert message.startswith("**Not accepted:**") and "line 1:" in message

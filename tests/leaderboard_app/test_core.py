@@ -122,7 +122,8 @@ def test_samples_are_rescored_from_raw_text_with_the_core_parser(tmp_path):
     store = SQLiteStore(tmp_path / "lb.sqlite")
     rows = [sample(it, f"<think>x</think> <answer>{it.answer}</answer>" if i % 2 else "The answer is probably B.")
             for i, it in enumerate(KEY)]
-    out = submit(store, KEY, jsonl(rows), submitter="alice", model="m1", link=LINK)
+    # half the outputs name no option: a public key's rules (a private key wants every item answered)
+    out = submit(store, KEY, jsonl(rows), submitter="alice", model="m1", link=LINK, policy=Policy(private=False))
     scores = out.row.scores
     assert scores["format_rate"] == 0.5
     assert out.report.strict_micro.correct == 10
@@ -130,7 +131,7 @@ def test_samples_are_rescored_from_raw_text_with_the_core_parser(tmp_path):
 
 def test_store_flow_idempotency_quota_probing_and_copies(tmp_path):
     store = SQLiteStore(tmp_path / "lb.sqlite")
-    policy = Policy(quota=3, probe_max_changes=2)
+    policy = Policy(quota=3, probe_max_changes=2, private=False)  # one-letter answer sets: a public key's rules
     first = submit(store, KEY, GOOD, submitter="alice", model="m1", link=LINK, policy=policy, now=1000)
     assert first.decision.action == "publish" and first.row.scores["macro"]["acc"] == 1.0
     again = submit(store, KEY, GOOD, submitter="alice", model="m1", link=LINK, policy=policy, now=1001)
@@ -199,10 +200,10 @@ def test_concurrent_submissions_lose_nothing_and_store_one_row_per_retry(tmp_pat
         try:
             data = jsonl({"id": it.id, "prediction": "ABCD"[(i * (n + 3)) % 4]} for i, it in enumerate(key))
             submit(store, key, data, submitter=f"user{n}", model=f"model-{n}", link=LINK,
-                   policy=Policy(probe_max_changes=0, probe_max_share=0))
+                   policy=Policy(probe_max_changes=0, probe_max_share=0, private=False))
             # an identical retry of user 0's upload, from many threads at once
             submit(store, key, jsonl({"id": it.id, "prediction": "A"} for it in key), submitter="retry",
-                   model="same", link=LINK)
+                   model="same", link=LINK, policy=Policy(private=False))
         except BaseException as exc:  # pragma: no cover - reported below
             errors.append(exc)
 

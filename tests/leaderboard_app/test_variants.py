@@ -40,7 +40,8 @@ def test_blind_run_equal_to_the_standard_run_is_published_with_zero_image_gain(t
 def test_a_blind_run_with_fewer_right_answers_shows_a_positive_gain(tmp_path):
     store = SQLiteStore(tmp_path / "lb.sqlite")
     submit(store, KEY, jsonl(lambda i, it: it.answer), submitter="bob", model="Seer", link=LINK, now=1000)
-    submit(store, KEY, jsonl(lambda i, it: "A"), submitter="bob", model="Seer", link=LINK, variant="blind", now=1001)
+    wrong = jsonl(lambda i, it: "ABCD"[(it.letters.index(it.answer) + 1) % 4] if i % 2 else it.answer)
+    submit(store, KEY, wrong, submitter="bob", model="Seer", link=LINK, variant="blind", now=1001)
     row = next(r for r in build_table(store.rows(), KEY) if r.model == "Seer")
     assert row.image_gain == pytest.approx(row.macro - row.blind) and row.image_gain > 0
     assert display_rows([row])[0][HEADERS.index("Image gain")].startswith("+")
