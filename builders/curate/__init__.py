@@ -1,0 +1,1 @@
+"""Curate: repair leaky MCQs so that text alone is at chance."""

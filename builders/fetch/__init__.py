@@ -1,0 +1,1 @@
+"""Fetch the published Scale-VQA release from the Hugging Face Hub."""
