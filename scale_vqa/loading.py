@@ -3,28 +3,48 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
 from .dimensions import DIMENSIONS, SCALES, Dimension
-from .errors import BadInputError, require_extra
+from .errors import BadInputError, MissingExtraError, require_extra
 from .item import LETTERS, ImageRefs, Item
 from .release import canonical_split
 
 SOURCE_ENV = "SCALE_VQA_DATASET"
+SOURCES_GROUP = "scale_vqa.sources"
+"""Entry-point group of the default sources: ``official = "module:function"``, the function returning a built
+dataset folder (the official release, fetched and built once)."""
+
+
+def official_source() -> Path:
+    """The built folder of the official release, through the ``official`` entry point of :data:`SOURCES_GROUP`
+    (the data extra's fetcher). Raises :class:`MissingExtraError` when none is installed."""
+    found = [ep for ep in entry_points(group=SOURCES_GROUP) if ep.name == "official"]
+    if not found:
+        raise MissingExtraError("data", ["the official-release source"],
+                                what=f"loading the official release (no source given and {SOURCE_ENV} unset)")
+    source: Callable[[], os.PathLike[str] | str] = found[0].load()
+    try:
+        return Path(source())
+    except BadInputError as exc:
+        raise BadInputError(f"no dataset source given (pass source=<built folder or Hub id> or set {SOURCE_ENV}), "
+                            f"and the official release could not be fetched: {exc}") from exc
 
 
 def load(split: str | None = "validation", source: str | os.PathLike[str] | None = None, **kwargs: Any) -> Any:
     """Load a split (``val``/``validation``, ``train``, ``test``; None for all) of a built dataset.
 
     `source` is a folder made by ``scale-vqa build`` or a Hub dataset id (``org/name``); default: the
-    ``SCALE_VQA_DATASET`` environment variable. Extra keyword arguments go to ``datasets.load_dataset``.
-    Needs the ``data`` extra.
+    ``SCALE_VQA_DATASET`` environment variable, else the official release, downloaded and built once per commit
+    under the Hugging Face cache (later calls make no request). Extra keyword arguments go to
+    ``datasets.load_dataset``. Needs the ``data`` extra.
     """
     source = source if source is not None else os.environ.get(SOURCE_ENV)
     if not source:
-        raise BadInputError(f"no dataset source: pass source=<built folder or Hub id> or set {SOURCE_ENV}")
+        source = official_source()
     path = Path(source)
     if path.exists():
         if not (path / "README.md").is_file() or not (path / "data").is_dir():
