@@ -55,6 +55,11 @@ def _status(exc: BaseException) -> int | None:
     return getattr(response, "status_code", None)
 
 
+def _unreachable(hub: HubSettings, detail: str) -> FetchError:
+    return FetchError(f"cannot reach the Hugging Face Hub at {hub.endpoint} ({detail}): check your network (and "
+                      "HF_ENDPOINT); rerun the same command to resume (finished files are kept)")
+
+
 def explain(exc: BaseException, repo_id: str, revision: str, hub: HubSettings) -> FetchError | None:
     """The :class:`FetchError` for a failure of the Hub client, or None when `exc` is not one it knows."""
     import httpx2
@@ -92,12 +97,10 @@ def explain(exc: BaseException, repo_id: str, revision: str, hub: HubSettings) -
         if hub.offline:
             return FetchError(f"HF_HUB_OFFLINE is set and {repo_id}@{revision} is not (completely) on this disk: "
                               "unset HF_HUB_OFFLINE to download it")
-        return FetchError(f"cannot reach the Hugging Face Hub at {hub.endpoint} for {repo_id}: check your network "
-                          "(and HF_ENDPOINT); rerun the same command to resume (finished files are kept)")
+        cause = exc.__cause__ or exc.__context__ or exc
+        return _unreachable(hub, f"{type(cause).__name__}: {str(cause).strip().splitlines()[0] if str(cause) else ''}")
     if isinstance(exc, httpx2.TransportError):
-        return FetchError(f"cannot reach the Hugging Face Hub at {hub.endpoint} ({type(exc).__name__}: {exc}): "
-                          "check your network (and HF_ENDPOINT); rerun the same command to resume (finished files "
-                          "are kept)")
+        return _unreachable(hub, f"{type(exc).__name__}: {exc}")
     if isinstance(exc, HfHubHTTPError):
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         return FetchError(f"the Hub answered {status} for {repo_id}@{revision}: {first}; try again later, or check "

@@ -176,16 +176,17 @@ def read_fetch_json(out: Path) -> dict[str, Any] | None:
 
 def _download(repo_id: str, commit: str, out: Path, patterns: list[str], hub: HubSettings, progress: bool) -> None:
     from huggingface_hub import snapshot_download
-    from huggingface_hub.utils import disable_progress_bars, enable_progress_bars
+    from huggingface_hub.utils import are_progress_bars_disabled, disable_progress_bars, enable_progress_bars
 
-    if not progress:
+    silence = not progress and not are_progress_bars_disabled()
+    if silence:
         disable_progress_bars()
     try:
         snapshot_download(repo_id, repo_type=REPO_TYPE, revision=commit, local_dir=out, allow_patterns=patterns,
                           endpoint=hub.endpoint, token=hub.token, local_files_only=hub.offline,
                           cache_dir=hub.hub_cache)
     finally:
-        if not progress:
+        if silence:
             enable_progress_bars()
 
 

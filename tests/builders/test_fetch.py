@@ -142,10 +142,11 @@ def test_resume_after_the_server_is_killed_mid_download(hf_env, tmp_path, monkey
     assert all((raw / p).read_bytes() == repo.files[p] for p in done | again)
 
 
-@pytest.mark.parametrize("case", ["404", "401", "revision", "network"])
+@pytest.mark.parametrize("case", ["404", "401", "gated", "revision", "network"])
 def test_hub_errors_name_the_cause_and_the_fix(case, hf_env, tmp_path, monkeypatch, capsys) -> None:
     monkeypatch.setattr(time, "sleep", lambda _s: None)
-    repo = Repo(OFFICIAL, release_files(), token="hf_secret" if case == "401" else None)
+    repo = Repo(OFFICIAL, release_files(), token="hf_secret" if case in ("401", "gated") else None,
+                gated=case == "gated")
     args = ["--out", str(tmp_path / "raw")]
     args += {"404": ["--repo-id", "nobody/no-such-set"], "revision": ["--revision", "v9"]}.get(case, [])
     with serve(repo) as hub:
@@ -157,12 +158,14 @@ def test_hub_errors_name_the_cause_and_the_fix(case, hf_env, tmp_path, monkeypat
         "404": "dataset repository nobody/no-such-set not found at",
         "401": f"the Hub refused {OFFICIAL} without a token (401): it is private or gated; log in with "
                "`hf auth login` or set HF_TOKEN",
+        "gated": f"{OFFICIAL} is gated and no Hugging Face token is set: accept its conditions at "
+                 f"{hub.url}/datasets/{OFFICIAL}, then log in with `hf auth login` or set HF_TOKEN",
         "revision": "revision 'v9' does not exist in iMVR-PL/Scale-VQA: pass --revision with a branch, tag or commit",
         "network": "cannot reach the Hugging Face Hub at",
     }[case]
     assert expected in err, err
     assert not (tmp_path / "raw" / "fetch.json").exists()
-    if case == "401":  # the same fetch with the token in HF_TOKEN works
+    if case in ("401", "gated"):  # the same fetch with the token in HF_TOKEN works
         monkeypatch.setenv("HF_TOKEN", "hf_secret")
         with serve(repo) as hub:
             assert fetch(hub, monkeypatch, *args) == 0

@@ -43,6 +43,9 @@ class Repo:
     branches: tuple[str, ...] = ("main",)
     token: str | None = None
     """When set, every request must carry ``Authorization: Bearer <token>`` (a private or gated repository)."""
+    gated: bool = False
+    """When set, file downloads without that token answer 401 ``GatedRepo`` (repo info and listing stay public, as on
+    the Hub)."""
     corrupt: set[str] = field(default_factory=set)
     """Paths served with one byte changed (same size: only a checksum tells)."""
 
@@ -176,19 +179,24 @@ class _Handler(BaseHTTPRequestHandler):
                 self._tree(repo, "/".join(parts[6:]), parse_qs(url.query))
             return
         if parts[:1] == ["datasets"] and len(parts) >= 6 and parts[3] == "resolve":
-            repo = self._repo("/".join(parts[1:3]))
+            repo = self._repo("/".join(parts[1:3]), download=True)
             if repo is None or not self._revision(repo, parts[4]):
                 return
             self._file(repo, "/".join(parts[5:]), method)
             return
         self._error(404, "NotFound", f"no route {path}")
 
-    def _repo(self, repo_id: str) -> Repo | None:
+    def _repo(self, repo_id: str, *, download: bool = False) -> Repo | None:
         repo = self.server_hub.repos.get(repo_id)
         if repo is None:
             self._error(404, "RepoNotFound", f"Repository {repo_id} not found")
             return None
-        if repo.token is not None and self.headers.get("Authorization") != f"Bearer {repo.token}":
+        authorized = self.headers.get("Authorization") == f"Bearer {repo.token}"
+        if repo.gated and download and not authorized:
+            self._error(401, "GatedRepo", f"Access to dataset {repo_id} is restricted. You must have access to it "
+                                          "and be authenticated to access it. Please log in.")
+            return None
+        if repo.token is not None and not repo.gated and not authorized:
             self._error(401, "RepoNotFound", "Invalid username or password.")
             return None
         return repo
