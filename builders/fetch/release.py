@@ -147,7 +147,8 @@ def _image_root(referenced: set[str], tree: dict[str, int]) -> str:
     return max(IMAGE_ROOTS, key=lambda root: hits[root])  # ties keep the first (the repository root)
 
 
-def _resolve_commit(repo_id: str, revision: str, out: Path, hub: HubSettings) -> str:
+def resolve_commit(repo_id: str, revision: str, out: Path, hub: HubSettings) -> str:
+    """The commit `revision` of `repo_id` is at (one request; offline: the one an earlier fetch into `out` got)."""
     from huggingface_hub import HfApi
     from huggingface_hub.file_download import REGEX_COMMIT_HASH
 
@@ -212,9 +213,10 @@ def _verify(repo_id: str, commit: str, out: Path, wanted: set[str], hub: HubSett
 
 def fetch_release(out: str | Path, *, repo_id: str = OFFICIAL_REPO, revision: str = "main",
                   splits: Iterable[str] | None = None, allow_missing_images: bool = False,
-                  progress: bool = True, hub: HubSettings | None = None) -> FetchSummary:
+                  progress: bool = True, hub: HubSettings | None = None, commit: str | None = None) -> FetchSummary:
     """Download `splits` (default: all) of the release in `repo_id` at `revision`, and the images they reference,
-    into `out`; validate and verify them; write ``out/fetch.json``. Returns the summary.
+    into `out`; validate and verify them; write ``out/fetch.json``. Returns the summary. `commit`, when the caller
+    resolved `revision` already (:func:`resolve_commit`), saves that request.
 
     Raises :class:`FetchError` naming the cause and the fix, and :class:`~scale_vqa.problems.InputError` when the
     split files are not a valid release.
@@ -230,7 +232,7 @@ def fetch_release(out: str | Path, *, repo_id: str = OFFICIAL_REPO, revision: st
             print(text, file=sys.stderr, flush=True)
 
     with hub_errors(repo_id, revision, hub):
-        commit = _resolve_commit(repo_id, revision, out, hub)
+        commit = commit or resolve_commit(repo_id, revision, out, hub)
         out.mkdir(parents=True, exist_ok=True)
         say(f"fetching {repo_id}@{revision} (commit {commit}) into {out}: splits {', '.join(chosen)}")
         _download(repo_id, commit, out, split_patterns(chosen), hub, progress)
@@ -258,6 +260,7 @@ def fetch_release(out: str | Path, *, repo_id: str = OFFICIAL_REPO, revision: st
         _download(repo_id, commit, out, sorted(_escape(p) for p in split_files.values())
                   + image_patterns(images, set(tree)), hub, progress)
         if not hub.offline:
+            say(f"checking {len(images)} image(s) against the Hub's checksums")
             _verify(repo_id, commit, out, images, hub)
     absent = sorted(p for p in wanted if not (out / p).is_file())
     if absent:  # the client returned without them: never report a fetch as complete when it is not

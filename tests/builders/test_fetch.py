@@ -239,6 +239,11 @@ def test_load_without_a_source_fetches_the_official_release_once(hf_env, tmp_pat
         assert len(hub.requests) == first  # the second call makes no request
     assert again[0]["id"] == test[0]["id"]
     assert (hf_env / "scale-vqa" / "datasets--iMVR-PL--Scale-VQA" / repo.commit / "dataset" / "README.md").is_file()
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "empty-home"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(scale_vqa.errors.BadInputError, match=r"no dataset source given .*official release could not "
+                       r"be fetched: HF_HUB_OFFLINE is set and the official release .* unset HF_HUB_OFFLINE once"):
+        scale_vqa.load("test")
 
 
 def test_load_without_a_source_or_fetcher_names_the_extra(monkeypatch) -> None:
