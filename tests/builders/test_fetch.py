@@ -253,3 +253,16 @@ def test_load_without_a_source_or_fetcher_names_the_extra(monkeypatch) -> None:
     monkeypatch.setattr(loading, "entry_points", lambda group: [])
     with pytest.raises(scale_vqa.errors.MissingExtraError, match=r'needs the data extra .*pip install "\.\[data\]"'):
         scale_vqa.load("test")
+
+
+def test_split_files_are_validated_with_the_core(hf_env, tmp_path, monkeypatch, capsys) -> None:
+    files = release_files()
+    records = json.loads(files["data/val.json"])
+    del records[2]["answer"]
+    files["data/val.json"] = json.dumps(records, indent=1).encode()
+    with serve(Repo(OFFICIAL, files)) as hub:
+        assert fetch(hub, monkeypatch, "--splits", "val", "--out", str(tmp_path / "raw")) == 1
+        assert not [p for p in hub.paths("GET") if p.endswith(".jpg")]
+    err = capsys.readouterr().err
+    assert "split files of iMVR-PL/Scale-VQA@0123456789ab" in err
+    assert f"{tmp_path / 'raw' / 'data' / 'val.json'}:" in err and "answer: missing" in err
