@@ -72,6 +72,8 @@ def test_load_a_built_folder(built, tmp_path) -> None:
 
 def test_load_explains_bad_sources(built, tmp_path, monkeypatch) -> None:
     monkeypatch.delenv("SCALE_VQA_DATASET", raising=False)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # no source → the official release; never reach the real Hub
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
     with pytest.raises(ValueError, match="no dataset source"):
         scale_vqa.load("validation")
     release = built.parent / "demo"
