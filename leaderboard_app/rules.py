@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import operator
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -104,6 +104,21 @@ def new_names(earlier: Sequence[Earlier], now: float, window: float = 3600.0) ->
     return sum(now - t < window for t in first.values())
 
 
+def admit(recent: int, known: bool, new: Callable[[], int], policy: Policy, identity: str = "typed"
+          ) -> Decision | None:
+    """The refusal that needs no answers, or None: the submitter's quota (`recent` submissions in the window) and,
+    under a private key, the server-wide limit on new typed names (`known`: the submitter has submitted before;
+    `new()`: typed names first seen in the last hour). The service asks this before reading an upload, and
+    :func:`decide` again atomically."""
+    if recent >= policy.quota:
+        hours = policy.window / 3600
+        return Decision("refuse", f"quota reached: {policy.quota} submissions per {hours:g} h; try again later")
+    if policy.private and identity == "typed" and not known and new() >= policy.new_names_per_hour:
+        return Decision("refuse", f"too many new names on this server: at most {policy.new_names_per_hour} new "
+                                  "typed names per hour; try again later, or sign in")
+    return None
+
+
 def decide(submitter: str, model: str, file_sha256: str, letters: Mapping[str, str | None],
            earlier: Sequence[Earlier], now: float, policy: Policy | None = None, *,
            variant: str = "standard", identity: str = "typed") -> Decision:
@@ -114,13 +129,10 @@ def decide(submitter: str, model: str, file_sha256: str, letters: Mapping[str, s
     for e in own:
         if e.model == model and e.file_sha256 == file_sha256:
             return Decision("duplicate", "this file was already submitted for this model", e.id)
-    recent = [e for e in own if now - e.created < policy.window]
-    if len(recent) >= policy.quota:
-        hours = policy.window / 3600
-        return Decision("refuse", f"quota reached: {policy.quota} submissions per {hours:g} h; try again later")
-    if policy.private and identity == "typed" and not own and new_names(earlier, now) >= policy.new_names_per_hour:
-        return Decision("refuse", f"too many new names on this server: at most {policy.new_names_per_hour} new "
-                                  "typed names per hour; try again later, or sign in")
+    refused = admit(sum(now - e.created < policy.window for e in own), bool(own),
+                    lambda: new_names(earlier, now), policy, identity)
+    if refused is not None:
+        return refused
     limit = policy.probe_limit(len(letters))
     earlier = [e for e in earlier if e.variant == variant]
     if policy.private:
