@@ -58,3 +58,15 @@ def test_the_reply_shows_rounded_numbers_or_the_earlier_best():
     assert "no significant improvement over the earlier best #7 (AVG 50)" in describe(
         {"shown": False, "best_id": 7, "best_macro": 0.5}, names)
     assert "above chance" in describe({"shown": False, "chance": True}, names)
+
+
+def test_the_cached_chance_threshold_agrees_with_the_exact_test():
+    from leaderboard_app.ladder import CHANCE_ALPHA, chance_threshold
+    from scale_vqa.stats import chance_test
+
+    key = make_key(20)
+    probs = [1 / len(it.letters) for it in key]
+    k = chance_threshold(tuple(len(it.letters) for it in key))
+    assert chance_test(k, probs)[0] < CHANCE_ALPHA <= chance_test(k - 1, probs)[0]
+    assert above_chance([True] * k + [False] * (len(key) - k), key)
+    assert not above_chance([True] * (k - 1) + [False] * (len(key) - k + 1), key)
