@@ -21,7 +21,7 @@ from scale_vqa.variants import GROUPS, LABELS, Variant
 from .ladder import correct, exact, ladder
 from .names import NameRefused, imitated, normalise, reserved_marker
 from .provenance import ModelInfo, RunRecord, model_info, read_run
-from .rules import Decision, Earlier, Policy, admit, changed, decide
+from .rules import Decision, Distance, Earlier, Policy, admit, decide
 from .seed_rows import SEED_ROWS_FILE, load_seed_rows
 from .store import Row, Store
 from .submission import MAX_BYTES, SubmissionError, check_meta, parse_submission
@@ -164,8 +164,9 @@ def bests(earlier: Sequence[Earlier], submitter: str, model: str, variant: str, 
     near = int(policy.neighbour_share * len(letters))
     shown = [e for e in earlier if e.variant == variant and e.status != "retracted" and e.disclosed
              and e.disclosed.get("shown")]
+    distance = Distance(letters)
     groups = [[e for e in shown if e.submitter == submitter], [e for e in shown if e.model == model],
-              [e for e in shown if changed(letters, e.letters) <= near]]
+              [e for e in shown if distance(e) <= near]]
     out: dict[int, Earlier] = {}
     for group in groups:
         if group:

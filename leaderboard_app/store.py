@@ -11,11 +11,11 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
-from .rules import Decision, Earlier
+from .rules import Decision, Earlier, answer_bits
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS submissions (
@@ -124,6 +124,8 @@ class SQLiteStore:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.timeout = timeout
         self._local = threading.local()
+        self._cache: dict[int, Earlier] = {}
+        """Row id → what the rules read of it (:meth:`_earliers`)."""
         with self._connect() as db:
             db.executescript(SCHEMA)
             self._migrate(db)
@@ -161,9 +163,24 @@ class SQLiteStore:
         return Row(*r[:8], _letters(r[8]), json.loads(r[9]), r[10], r[11], r[12], bool(r[13]), r[14],
                    _disclosed(r[15]), _json_or_none(r[16]), _json_or_none(r[17]), r[18])
 
-    @staticmethod
-    def _earlier(r: tuple[Any, ...]) -> Earlier:
-        return Earlier(r[0], r[1], f"{r[2]} [{r[3]}]", r[4], _letters(r[5]), r[6], r[7], r[3], r[8], _disclosed(r[9]))
+    def _earliers(self, db: sqlite3.Connection, found: list[tuple[int, str]]) -> list[Earlier]:
+        """The rules' view of the rows `found` as (id, status). Everything but the status of a stored row never
+        changes, so each row is read and parsed once per process, not once per submission (under a private key
+        the rules read every row)."""
+        missing = [i for i, _ in found if i not in self._cache]
+        for start in range(0, len(missing), 500):
+            chunk = missing[start:start + 500]
+            cur = db.execute(f"SELECT {self.EARLIER} FROM submissions WHERE id IN ({','.join('?' * len(chunk))})",
+                             chunk)
+            for r in cur:
+                letters = json.loads(r[5])
+                self._cache[r[0]] = Earlier(r[0], r[1], f"{r[2]} [{r[3]}]", r[4], letters, r[6], r[7], r[3], r[8],
+                                            _disclosed(r[9]), answer_bits(letters))
+        out = []
+        for row_id, status in found:
+            e = self._cache[row_id]
+            out.append(e if e.status == status else replace(e, status=status))
+        return out
 
     COLUMNS = ("id, submitter, model, link, paper, kind, variant, file_sha256, letters, scores, status, reason, "
                "created, verified, identity, disclosed, run, info, prompt_format")
@@ -201,9 +218,9 @@ class SQLiteStore:
             if check_names is not None:  # in the transaction: two look-alike names at once cannot both pass
                 check_names(db.execute("SELECT DISTINCT submitter, model FROM submissions").fetchall())
             where = "" if everyone else " WHERE submitter = ? OR letters_sha256 = ?"
-            cur = db.execute(f"SELECT {self.EARLIER} FROM submissions{where} ORDER BY id",
+            cur = db.execute(f"SELECT id, status FROM submissions{where} ORDER BY id",
                              () if everyone else (entry["submitter"], letters_sha))
-            decision = decide([self._earlier(r) for r in cur])
+            decision = decide(self._earliers(db, cur.fetchall()))
             row = None
             if decision.action == "duplicate" and decision.existing is not None:
                 row = self._row(db.execute(f"SELECT {self.COLUMNS} FROM submissions WHERE id = ?",

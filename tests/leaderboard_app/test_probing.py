@@ -70,11 +70,11 @@ class Oracle:
 CLOCKS = [pytest.param(1.0, id="fast"), pytest.param(3600.0, id="patient")]
 
 
-@pytest.mark.parametrize("tick", CLOCKS)
-def test_null_probe_group_testing_with_a_new_name_per_probe(tmp_path, tick):
+def test_null_probe_group_testing_with_a_new_name_per_probe(tmp_path):
     """Answer a group of items with one letter and leave the rest null; a positive score means the group holds
-    that letter somewhere; split it until one item is left."""
-    oracle = Oracle(tmp_path, tick)
+    that letter somewhere; split it until one item is left. (One clock: a null answer is refused whatever the
+    time, and a refused probe stores nothing, so no time-dependent limit ever comes into play.)"""
+    oracle = Oracle(tmp_path, 1.0)
     guesses: dict[str, str] = {}
     queue = [(IDS[i:i + 8], "A") for i in range(0, len(IDS), 8)]
     n = 0
@@ -127,10 +127,13 @@ def differential(oracle: Oracle, flips: int, name, base: dict[str, str] | None =
     return guesses
 
 
-@pytest.mark.parametrize("tick", CLOCKS)
 @pytest.mark.parametrize("flips", [1, 25, 120])
-def test_full_vector_differential_probing_over_many_names(tmp_path, tick, flips):
-    oracle = Oracle(tmp_path, tick)
+def test_full_vector_differential_probing_over_many_names(tmp_path, flips):
+    """From a random base, one submission a second (the issue's attack): the limit on new typed names binds after
+    20 names. The patient form of this attack is the one below from a real model's answers (a random base is
+    never above chance, so nothing would be disclosed to it at all) and the boosting attack (random answer sets
+    over 400 names)."""
+    oracle = Oracle(tmp_path, 1.0)
     guesses = differential(oracle, flips, lambda n: f"name{n}")
     assert recovered(guesses) <= MAX_RECOVERED
 
@@ -209,7 +212,7 @@ def test_boosting_random_answer_sets_over_many_names(tmp_path):
 
 def test_the_attacks_would_work_without_the_defences(tmp_path):
     """The single-flip differential attack against a public key (exact scores, no probing defences) recovers far
-    more than 50 answers: the tests above measure the defences, not a weak attacker."""
+    more than 50 answers, with half the budget: the tests above measure the defences, not a weak attacker."""
     oracle = Oracle(tmp_path, 1.0)
     public = Policy(private=False)
 
@@ -225,7 +228,7 @@ def test_the_attacks_would_work_without_the_defences(tmp_path):
     base = {it.id: rng.choice(it.letters) for it in KEY}
     base_avg = open_submit(base, "n0", "m0")
     guesses = {}
-    for n, i in enumerate(rng.sample(IDS, BUDGET - 1), 1):
+    for n, i in enumerate(rng.sample(IDS, BUDGET // 2 - 1), 1):
         letter = next(x for x in "ABCD" if x != base[i])
         delta = open_submit({**base, i: letter}, f"n{n}", f"m{n}") - base_avg
         if delta > 0:
