@@ -127,12 +127,13 @@ def differential(oracle: Oracle, flips: int, name, base: dict[str, str] | None =
     return guesses
 
 
-@pytest.mark.parametrize("flips", [1, 25, 120])
+@pytest.mark.parametrize("flips", [25, 120])
 def test_full_vector_differential_probing_over_many_names(tmp_path, flips):
     """From a random base, one submission a second (the issue's attack): the limit on new typed names binds after
     20 names. The patient form of this attack is the one below from a real model's answers (a random base is
     never above chance, so nothing would be disclosed to it at all) and the boosting attack (random answer sets
-    over 400 names)."""
+    over 400 names); single flips are refused as near-copies of the base whatever the base, which the test below
+    shows from a base whose score is disclosed."""
     oracle = Oracle(tmp_path, 1.0)
     guesses = differential(oracle, flips, lambda n: f"name{n}")
     assert recovered(guesses) <= MAX_RECOVERED
