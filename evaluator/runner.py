@@ -8,7 +8,8 @@ each image only when its request is processed and releases it afterwards, and wr
 * ``samples_<task>.jsonl`` — lm-eval's logged samples (docs carry item ids and image paths);
 * ``predictions_<group>.jsonl`` — ``{"id", "prediction", "output", "dimension"}`` per prompt (``scale-vqa score``
   reads these; ``key.json`` is the matching key), ``table.md`` — the seed paper's table per variant;
-* ``run.json`` — model, backend, arguments, tasks, data source, versions and timings.
+* ``run.json`` — model, backend, arguments, tasks, data source, versions and timings, and its provenance (model id
+  and revision, package version, task hash, command, date: :mod:`evaluator.provenance`).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from scale_vqa.variants import GROUPS, group_label, group_name, group_order
 
 from .docs import IMAGE_REF
 from .preflight import check_generation_budget, check_source, check_tasks
+from .provenance import provenance
 from .quiet import quiet_libraries
 from .taskgen import TASK_DIR
 
@@ -210,7 +212,7 @@ def run_eval(backend: str, model_args: str | dict[str, Any] | None, *, source: s
                                for k, v in args.items()},
                 "tasks": task_names, "source": str(source), "split": split, "limit": limit,
                 "max_gen_toks": max_gen_toks, "system_prompt": system, "lm_eval_version": lm_eval.__version__,
-                "timings": timings,
+                "timings": timings, **provenance(args, lm),
                 "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     return write_run(results, run_meta, Path(out))
 

@@ -1,8 +1,9 @@
 """``POST /api/submissions``: the leaderboard's plain HTTP route for programs, beside the Gradio page.
 
-Multipart in (the file as ``file``, plus the text fields ``model``, ``link``, ``paper``, ``variant``, ``name``),
-JSON out. The work is :func:`leaderboard_app.service.submit`, as for the page: the same limits, the same rules,
-the same one log line per submission. Answers:
+Multipart in (the file as ``file``, optionally the run's ``run.json`` as ``run``, plus the text fields ``model``,
+``link``, ``paper``, ``variant``, ``name`` and the optional model details ``params_b``, ``weights``, ``licence``,
+``released``), JSON out. The work is :func:`leaderboard_app.service.submit`, as for the page: the same limits, the
+same rules, the same one log line per submission. Answers:
 
 * 201 ``{"decision": "publish"|"hold", "row": 7, "model": …, "variant": …, "reason": …, "scores": {…}}`` for a
   new row, 200 with ``"decision": "duplicate"`` for a file already stored (retries are safe);
@@ -27,6 +28,7 @@ from typing import Any
 
 from scale_vqa.item import Item
 
+from .provenance import MAX_RUN_BYTES
 from .rules import Policy
 from .service import Outcome, log_submission, submit
 from .store import Store
@@ -34,6 +36,9 @@ from .submission import MAX_BYTES, SubmissionError
 
 API_PATH = "/api/submissions"
 FIELDS = ("model", "link", "paper", "variant", "name")
+INFO_FIELDS = ("params_b", "weights", "licence", "released")
+"""Optional model details (:class:`leaderboard_app.provenance.ModelInfo`)."""
+FILES = ("file", "run")
 FORM_SLACK = 64 * 1024
 """Bytes allowed beside the file in one request: the text fields and the multipart headers."""
 FIELD_MAX = 4096
@@ -157,35 +162,40 @@ def submissions_route(store: Store, key: Sequence[Item], *, policy: Policy, max_
             return _refused(413, too_large, log=True)  # before reading a byte of it
         bounded = Request(request.scope, _bounded(request.receive, limit))
         try:
-            form = await bounded.form(max_files=1, max_fields=len(FIELDS))
+            form = await bounded.form(max_files=len(FILES), max_fields=len(FIELDS) + len(INFO_FIELDS))
         except _TooLarge:
             return _refused(413, too_large, log=True)
         except Exception:  # not multipart, malformed, too many parts: Starlette's message is not for clients
             return _refused(400, f"send a multipart form: the file as 'file', and the fields {', '.join(FIELDS)}",
                             log=True)
         try:
-            upload = form.get("file")
-            fields = {f: form.get(f, "") for f in FIELDS}
+            upload, run_upload = form.get("file"), form.get("run")
+            fields = {f: form.get(f, "") for f in (*FIELDS, *INFO_FIELDS)}
             if not isinstance(upload, UploadFile):
                 return _refused(400, "no file: send the predictions as the multipart field 'file'", log=True)
+            if run_upload is not None and not isinstance(run_upload, UploadFile):
+                return _refused(400, "'run' must be a file: the run.json of the scale-vqa eval run", log=True)
             if any(not isinstance(v, str) or len(v) > FIELD_MAX for v in fields.values()):
-                return _refused(400, f"the fields {', '.join(FIELDS)} are text of at most {FIELD_MAX} characters",
-                                log=True)
+                return _refused(400, f"the fields {', '.join((*FIELDS, *INFO_FIELDS))} are text of at most "
+                                     f"{FIELD_MAX} characters", log=True)
             data = await upload.read(max_bytes + 1)
+            run = await run_upload.read(MAX_RUN_BYTES + 1) if run_upload is not None else None
         finally:
             await form.close()  # the spooled copy of the upload goes now
         who, identity = await _identity(request, str(fields["name"]), on_space)
 
-        same = (who, *map(str, fields.values()), hashlib.sha256(data).hexdigest())
+        same = (who, *map(str, fields.values()), hashlib.sha256(data).hexdigest(),
+                hashlib.sha256(run or b"").hexdigest())
 
-        def run() -> Outcome:
+        def work() -> Outcome:
             return submit(store, key, data, submitter=who, model=str(fields["model"]), link=str(fields["link"]),
                           paper=str(fields["paper"]), variant=str(fields["variant"] or "standard"), policy=policy,
-                          max_bytes=max_bytes, protected=protected, identity=identity)
+                          max_bytes=max_bytes, protected=protected, identity=identity, run=run,
+                          info={f: fields[f] for f in INFO_FIELDS})
 
         try:
             async with inflight.hold(same):  # an identical request already running: wait, then its stored row
-                outcome = await anyio.to_thread.run_sync(run, limiter=limiter)
+                outcome = await anyio.to_thread.run_sync(work, limiter=limiter)
         except SubmissionError as exc:
             return _refused(413 if len(data) > max_bytes else 422, exc.summary, exc.problems, exc.more)
         except Exception:

@@ -24,10 +24,10 @@ from scale_vqa.release import SPLITS, load_items
 from .ladder import describe
 from .rules import Policy
 from .seed_rows import SEED_ROWS_FILE, load_seed_rows
-from .service import LOG, SUBMITTED_VARIANTS, published_names, submit
+from .service import LOG, published_names, submit, submitted_variants, variant_description
 from .store import SQLiteStore, Store
 from .submission import MAX_BYTES, SubmissionError
-from .table import HEADERS, build_table, display_rows, to_csv, to_json
+from .table import HEADERS, build_table, display_rows, filter_table, headers, to_csv, to_json
 
 INTRO = """# Scale-VQA leaderboard
 Cross-scale pathology VQA: multiple-choice questions on one region at 1×, 4× and 20×. Upload your model's
@@ -41,7 +41,11 @@ the standard one (its image gain is then 0).
 Rules: every item must be answered; the same file twice is stored once; at most {quota} submissions per day;
 near-identical resubmissions (which probe the hidden answers) are refused; answers identical to another account's
 are held for review; names with invisible characters, or that look like another model's or submitter's, are refused.
-Rows are retracted, never deleted, and each submitter's number of submissions is public."""
+Rows are retracted, never deleted, and each submitter's number of submissions is public.
+
+Provenance: upload the `run.json` that `scale-vqa eval` wrote beside your samples; the row then shows the model
+id and revision, the scale-vqa version and the run's date (without it the row says *self-reported*). Runs with
+different prompt formats (the run.json's `prompt_format`) are ranked separately, never against each other."""
 
 
 PRIVATE_INTRO = """**Private key: scored against hidden answers.** The answers of this split were never released,
@@ -160,33 +164,44 @@ def make_app(key_path: str | Path, store: Store, *, policy: Policy | None = None
     exports = Path(tempfile.mkdtemp(prefix="scale-vqa-leaderboard-"))
     atexit.register(shutil.rmtree, exports, ignore_errors=True)
 
-    def rows_now(query: str = "") -> tuple[list[Any], list[list[str]]]:
+    def rows_now(query: str = "", *view: Any) -> tuple[list[Any], dict[str, Any]]:
+        """The table (ranked by `view`'s first value, filtered by the rest: :func:`view_of`) and its cells."""
+        rank_by, filters = view_of(*view)
         table = build_table(store.rows(statuses=("published",)), key, split=key_split, seed_rows=seeds,
-                            private=policy.private)
+                            private=policy.private, rank_by=rank_by)
+        table = filter_table(table, **filters) if filters else table
         rows = display_rows(table, store.submission_counts())
         if query:
             rows = [r for r in rows if query.lower() in " ".join(r).lower()]
-        return table, rows
+        return table, {"headers": headers(table), "data": rows}
 
-    def current(query: str = "") -> tuple[list[list[str]], Any, str, str]:
-        """Table, plot and export files (page load, search, and after a submission in the browser)."""
-        table, rows = rows_now(query)
+    def current(query: str = "", rank_by: str | None = None, weights: str | None = None,
+                min_params: float | None = None, max_params: float | None = None, licence: str | None = None,
+                released_from: str | None = None, prompt_format: str | None = None
+                ) -> tuple[dict[str, Any], Any, str, str]:
+        """Table, plot and export files (page load, search, view, and after a submission in the browser)."""
+        table, rows = rows_now(query, rank_by, weights, min_params, max_params, licence, released_from,
+                               prompt_format)
         csv_path, json_path = exports / "leaderboard.csv", exports / "leaderboard.json"
         atomic_write_text(csv_path, to_csv(table))
         atomic_write_text(json_path, to_json(table))
         return rows, plot_top(table), str(csv_path), str(json_path)
 
     def handle(model: str, link: str, paper: str, variant: str, name: str, upload: str | None,
-               signed_in: str | None) -> str:
+               signed_in: str | None, run_file: str | None = None, params: Any = None, weights: str | None = None,
+               licence: str | None = None, released: str | None = None) -> str:
         who = signed_in or (None if on_space else name)
         if upload is None:
             message = "**Not accepted:** choose a file to upload."
         else:
             try:
                 data = uploads.read(upload)
+                run = uploads.read(run_file) if run_file else None
+                # an empty number field arrives as 0 from the browser: 0 parameters means "not given"
+                info = {"params_b": params or None, "weights": weights, "licence": licence, "released": released}
                 out = submit(store, key, data, submitter=who or "", model=model, link=link, paper=paper,
                              variant=variant, policy=policy, max_bytes=max_bytes, protected=protected,
-                             identity="oauth" if signed_in else "typed")
+                             identity="oauth" if signed_in else "typed", run=run, info=info)
                 d = out.decision
                 status = {"publish": "published", "hold": "held for review", "duplicate": "already stored"}[d.action]
                 shown = describe(out.shown, {dim.value: dim.short for dim in DIMENSIONS})
@@ -201,14 +216,18 @@ def make_app(key_path: str | Path, store: Store, *, policy: Policy | None = None
     # a parameter annotated with the real class; annotations are set here because this module's are strings.
     if on_space:
         def on_submit(model: str, link: str, paper: str, variant: str, name: str, upload: str | None,
-                      profile: Any) -> str:
-            return handle(model, link, paper, variant, name, upload, getattr(profile, "username", None))
+                      run_file: str | None = None, params: Any = None, weights: str | None = None,
+                      licence: str | None = None, released: str | None = None, profile: Any = None) -> str:
+            return handle(model, link, paper, variant, name, upload, getattr(profile, "username", None), run_file,
+                          params, weights, licence, released)
 
         on_submit.__annotations__["profile"] = gr.OAuthProfile | None
     else:
         def on_submit(model: str, link: str, paper: str, variant: str, name: str, upload: str | None,
-                      request: Any) -> str:
-            return handle(model, link, paper, variant, name, upload, getattr(request, "username", None))
+                      run_file: str | None = None, params: Any = None, weights: str | None = None,
+                      licence: str | None = None, released: str | None = None, request: Any = None) -> str:
+            return handle(model, link, paper, variant, name, upload, getattr(request, "username", None), run_file,
+                          params, weights, licence, released)
 
         on_submit.__annotations__["request"] = gr.Request
 
@@ -217,7 +236,17 @@ def make_app(key_path: str | Path, store: Store, *, policy: Policy | None = None
         gr.Markdown(intro(policy))
         with gr.Tab("Leaderboard"):
             search = gr.Textbox(label="Search models or submitters", placeholder="type to filter")
-            table = gr.Dataframe(headers=HEADERS, datatype=["str"] * len(HEADERS), interactive=False,
+            with gr.Row():
+                rank_by = gr.Dropdown(RANK_CHOICES, value=RANK_CHOICES[0][1], label="Rank by",
+                                      info="AVG, or one dimension (the per-dimension view)")
+                f_weights = gr.Dropdown([("any", ""), ("open", "open"), ("closed", "closed")], value="",
+                                        label="Weights")
+                f_min = gr.Number(label="Params ≥ (B)", value=None)
+                f_max = gr.Number(label="Params ≤ (B)", value=None)
+                f_licence = gr.Textbox(label="Licence contains")
+                f_released = gr.Textbox(label="Released from", placeholder="YYYY or YYYY-MM")
+                f_format = gr.Textbox(label="Prompt format", placeholder="e.g. seed; empty: all")
+            table = gr.Dataframe(headers=HEADERS, datatype="str", interactive=False,
                                  wrap=True, show_search="filter", elem_id="leaderboard-table")
             plot = gr.Plot(label="Accuracy per dimension (top models)")
             with gr.Row():
@@ -229,18 +258,31 @@ def make_app(key_path: str | Path, store: Store, *, policy: Policy | None = None
             model = gr.Textbox(label="Model name", elem_id="model-name")
             link = gr.Textbox(label="Link (weights, repository or API page)", elem_id="model-link")
             paper = gr.Textbox(label="Paper (optional: URL or arXiv id)")
-            variant = gr.Radio([v.value for v in SUBMITTED_VARIANTS], value="standard", label="Run",
-                               info="; ".join(f"{v}: {v.description}" for v in SUBMITTED_VARIANTS))
+            variants = submitted_variants()
+            variant = gr.Radio(list(variants), value="standard", label="Run",
+                               info="; ".join(f"{v}: {variant_description(v)}" for v in variants))
             name = gr.Textbox(label="Your name", visible=not on_space, elem_id="submitter")
             upload = gr.File(label="Predictions JSONL or lm-eval samples_*.jsonl", type="filepath",
                              file_types=[".jsonl", ".json"], elem_id="upload")
+            run_file = gr.File(label="run.json of the scale-vqa eval run (optional: the row shows its provenance)",
+                               type="filepath", file_types=[".json"], elem_id="run-json")
+            with gr.Row():
+                params = gr.Number(label="Parameters (billions, optional)", value=None)
+                weights = gr.Dropdown([("not given", ""), ("open", "open"), ("closed", "closed")], value="",
+                                      label="Weights")
+                licence = gr.Textbox("", label="Licence (optional)", placeholder="apache-2.0")
+                released = gr.Textbox("", label="Released (optional)", placeholder="YYYY-MM or YYYY-MM-DD")
             send = gr.Button("Submit", variant="primary", elem_id="submit")
             result = gr.Markdown(elem_id="result")
         outputs = [table, plot, csv_file, json_file]
-        demo.load(current, inputs=[search], outputs=outputs)
-        search.change(lambda q: rows_now(q)[1], inputs=[search], outputs=[table])  # no re-plot per keystroke
-        send.click(on_submit, inputs=[model, link, paper, variant, name, upload], outputs=[result],
-                   concurrency_limit=2, api_name="submit").then(current, inputs=[search], outputs=outputs,
+        view = [search, rank_by, f_weights, f_min, f_max, f_licence, f_released, f_format]
+        demo.load(current, inputs=view, outputs=outputs)
+        search.change(lambda *v: rows_now(*v)[1], inputs=view, outputs=[table])  # no re-plot per keystroke
+        for control in view[1:]:
+            control.change(current, inputs=view, outputs=outputs, api_name=False)
+        send.click(on_submit, inputs=[model, link, paper, variant, name, upload, run_file, params, weights, licence,
+                                      released], outputs=[result],
+                   concurrency_limit=2, api_name="submit").then(current, inputs=view, outputs=outputs,
                                                                 api_name=False)
     demo.queue(max_size=256, default_concurrency_limit=8)
     # POST /api/submissions for programs (leaderboard_app.api), mounted by launch(app_kwargs={"routes": …})
@@ -249,6 +291,22 @@ def make_app(key_path: str | Path, store: Store, *, policy: Policy | None = None
     demo.api_routes = [submissions_route(store, key, policy=policy, max_bytes=max_bytes, protected=protected,
                                          on_space=on_space)]
     return demo
+
+
+RANK_CHOICES = [("AVG (macro)", "macro"), *((d.value, d.value) for d in DIMENSIONS)]
+"""The page's "Rank by" choices: the AVG, or one dimension."""
+
+
+def view_of(rank_by: str | None = None, weights: str | None = None, min_params: float | None = None,
+            max_params: float | None = None, licence: str | None = None, released_from: str | None = None,
+            prompt_format: str | None = None) -> tuple[str, dict[str, Any]]:
+    """The page's view controls → (rank_by, the filters given for :func:`leaderboard_app.table.filter_table`); an
+    empty number field (0 from the browser) filters nothing."""
+    filters = {"weights": weights or None, "min_params": min_params or None, "max_params": max_params or None,
+               "licence": (licence or "").strip() or None, "released_from": (released_from or "").strip() or None,
+               "prompt_format": (prompt_format or "").strip() or None}
+    valid = {v for _, v in RANK_CHOICES}
+    return (rank_by if rank_by in valid else "macro"), {k: v for k, v in filters.items() if v is not None}
 
 
 def log_to_stderr() -> None:

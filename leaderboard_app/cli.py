@@ -65,13 +65,21 @@ def demo_step(out: Path, paths: dict[str, Path]) -> int:
     from leaderboard_app.submission import SubmissionError
     from leaderboard_app.table import HEADERS, build_table, display_rows
     from scale_vqa.markdown import markdown_table
+    from scale_vqa.predictions import read_predictions
     from scale_vqa.release import load_items
 
     key = load_items(paths["release"])
     store = SQLiteStore(db)
     for name, file, variant in (("simulated VLM", "vlm", "standard"), ("simulated VLM", "blind", "blind")):
         data = paths[file].read_bytes()
-        answered = {json.loads(line)["id"] for line in data.decode().splitlines() if line.strip()}
+        preds, report = read_predictions(paths[file])  # the core reader (BOM, blank lines, errors with lines)
+        if not report.ok:
+            print(f"   {name} ({variant}): not submitted: {paths[file]} is not valid:\n      "
+                  + report.format(limit=5).replace("\n", "\n      "))
+            continue
+        if data.startswith(b"\xef\xbb\xbf") or not data.endswith(b"\n"):  # appended lines must start a line
+            data = data.removeprefix(b"\xef\xbb\xbf").rstrip(b"\n") + b"\n"
+        answered = set(preds)
         # the leaderboard wants every item: an item the model skipped is submitted as null (scored wrong)
         data += "".join(json.dumps({"id": it.id, "prediction": None}) + "\n"
                         for it in key if it.id not in answered).encode()

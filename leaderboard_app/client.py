@@ -47,16 +47,24 @@ def _tls() -> ssl.SSLContext:
 
 def post_submission(base_url: str, path: str | Path, *, model: str, link: str, paper: str = "",
                     variant: str = "standard", name: str = "", headers: Mapping[str, str] | None = None,
-                    timeout: float = 120.0) -> Submitted:
+                    timeout: float = 120.0, run_json: str | Path | None = None, params_b: float | None = None,
+                    weights: str = "", licence: str = "", released: str = "") -> Submitted:
     """Submit `path` for `model` to the leaderboard at `base_url` (`name`: the submitter, on an app without
-    sign-in; unverified). Raises :class:`SubmissionRefused` when it is refused, RuntimeError on a server error."""
+    sign-in; unverified). `run_json`: the run.json that ``scale-vqa eval`` wrote (the row then shows its
+    provenance); `params_b` (billions), `weights` (``open``/``closed``), `licence`, `released` (``YYYY-MM``): the
+    model's details, all optional. Raises :class:`SubmissionRefused` when it is refused, RuntimeError on a server
+    error."""
     import httpx
 
     path = Path(path)
-    fields = {"model": model, "link": link, "paper": paper, "variant": variant, "name": name}
-    with httpx.Client(base_url=base_url, headers=dict(headers or {}), timeout=timeout, verify=_tls()) as http, \
-            path.open("rb") as fh:
-        reply = http.post("api/submissions", data=fields, files={"file": (path.name, fh)})
+    fields = {"model": model, "link": link, "paper": paper, "variant": variant, "name": name,
+              "params_b": "" if params_b is None else str(params_b), "weights": weights, "licence": licence,
+              "released": released}
+    files: dict[str, Any] = {"file": (path.name, path.read_bytes())}
+    if run_json is not None:
+        files["run"] = (Path(run_json).name, Path(run_json).read_bytes())
+    with httpx.Client(base_url=base_url, headers=dict(headers or {}), timeout=timeout, verify=_tls()) as http:
+        reply = http.post("api/submissions", data=fields, files=files)
     try:
         body = reply.json()
     except ValueError:

@@ -14,6 +14,7 @@ A disclosed score must also move the rounded number up (a new number is all ther
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -73,7 +74,23 @@ CHANCE_ALPHA = 0.001
 
 def above_chance(new: Sequence[bool], key: Sequence[Item], alpha: float = CHANCE_ALPHA) -> bool:
     """True when the number right is significantly above what uniform guessing gets on `key` (exact test)."""
-    return chance_test(sum(new), [1 / len(it.letters) for it in key])[0] < alpha
+    return sum(new) >= chance_threshold(tuple(len(it.letters) for it in key), alpha)
+
+
+@functools.lru_cache(maxsize=16)
+def chance_threshold(options: tuple[int, ...], alpha: float = CHANCE_ALPHA) -> int:
+    """The fewest right answers that are significantly above guessing (one-sided exact p < `alpha`) on items
+    with these numbers of options: the exact test, computed once per key (it costs a Poisson-binomial
+    distribution; its p-value only falls as the count grows, so a binary search finds the threshold)."""
+    probs = [1 / n for n in options]
+    lo, hi = 0, len(options) + 1  # hi: "never" (not even all right)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if chance_test(mid, probs)[0] < alpha:
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
 
 
 def ladder(new: Sequence[bool], bests: Sequence[tuple[int, float, Sequence[bool]]], scores: Mapping[str, Any],

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import operator
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,6 +42,8 @@ class Earlier:
     """``typed`` (a name typed into the form: unverified) or ``oauth`` (a signed-in account)."""
     disclosed: Mapping[str, Any] | None = None
     """What the reply and the table showed (:mod:`leaderboard_app.ladder`); None for rows stored before."""
+    bits: tuple[int, int] | None = None
+    """`letters` as :func:`answer_bits` (the store computes it once per stored answer set); None: not known."""
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,35 @@ def changed(a: Mapping[str, str | None], b: Mapping[str, str | None]) -> int:
     return sum(a.get(k) != b.get(k) for k in set(a) | set(b))
 
 
+_ONE_HOT = {**{chr(65 + i): (1 << i).to_bytes(2, "big") for i in range(15)}, None: (1 << 15).to_bytes(2, "big")}
+"""Answer → 16 bits with one bit set (A–O, or null): two answer sets differ in exactly two bits per changed item."""
+
+
+def answer_bits(letters: Mapping[str, str | None]) -> tuple[int, int] | None:
+    """(hash of the item order, the answers one-hot encoded as one integer), or None for an answer outside A–O.
+    With these, :class:`Distance` counts changed answers with one XOR and a bit count instead of a Python loop
+    over every item (the private key's rules compare each submission with every stored one)."""
+    try:
+        code = b"".join([_ONE_HOT[v] for v in letters.values()])
+    except (KeyError, TypeError):
+        return None
+    return hash(tuple(letters)), int.from_bytes(code, "big")
+
+
+class Distance:
+    """Changed answers between one answer set and earlier ones: :func:`changed`, fast when both have
+    :func:`answer_bits` for the same item order."""
+
+    def __init__(self, letters: Mapping[str, str | None]) -> None:
+        self.letters = letters
+        self.bits = answer_bits(letters)
+
+    def __call__(self, e: Earlier) -> int:
+        if self.bits is not None and e.bits is not None and self.bits[0] == e.bits[0]:
+            return (self.bits[1] ^ e.bits[1]).bit_count() // 2
+        return changed(self.letters, e.letters)
+
+
 def padding(letters: Mapping[str, str | None]) -> tuple[str, float]:
     """The most frequent answer and its share of the items."""
     counts = Counter(letters.values())
@@ -104,6 +135,21 @@ def new_names(earlier: Sequence[Earlier], now: float, window: float = 3600.0) ->
     return sum(now - t < window for t in first.values())
 
 
+def admit(recent: int, known: bool, new: Callable[[], int], policy: Policy, identity: str = "typed"
+          ) -> Decision | None:
+    """The refusal that needs no answers, or None: the submitter's quota (`recent` submissions in the window) and,
+    under a private key, the server-wide limit on new typed names (`known`: the submitter has submitted before;
+    `new()`: typed names first seen in the last hour). The service asks this before reading an upload, and
+    :func:`decide` again atomically."""
+    if recent >= policy.quota:
+        hours = policy.window / 3600
+        return Decision("refuse", f"quota reached: {policy.quota} submissions per {hours:g} h; try again later")
+    if policy.private and identity == "typed" and not known and new() >= policy.new_names_per_hour:
+        return Decision("refuse", f"too many new names on this server: at most {policy.new_names_per_hour} new "
+                                  "typed names per hour; try again later, or sign in")
+    return None
+
+
 def decide(submitter: str, model: str, file_sha256: str, letters: Mapping[str, str | None],
            earlier: Sequence[Earlier], now: float, policy: Policy | None = None, *,
            variant: str = "standard", identity: str = "typed") -> Decision:
@@ -114,22 +160,20 @@ def decide(submitter: str, model: str, file_sha256: str, letters: Mapping[str, s
     for e in own:
         if e.model == model and e.file_sha256 == file_sha256:
             return Decision("duplicate", "this file was already submitted for this model", e.id)
-    recent = [e for e in own if now - e.created < policy.window]
-    if len(recent) >= policy.quota:
-        hours = policy.window / 3600
-        return Decision("refuse", f"quota reached: {policy.quota} submissions per {hours:g} h; try again later")
-    if policy.private and identity == "typed" and not own and new_names(earlier, now) >= policy.new_names_per_hour:
-        return Decision("refuse", f"too many new names on this server: at most {policy.new_names_per_hour} new "
-                                  "typed names per hour; try again later, or sign in")
+    refused = admit(sum(now - e.created < policy.window for e in own), bool(own),
+                    lambda: new_names(earlier, now), policy, identity)
+    if refused is not None:
+        return refused
     limit = policy.probe_limit(len(letters))
     earlier = [e for e in earlier if e.variant == variant]
+    distance = Distance(letters)
     if policy.private:
         letter, share = padding(letters)
         if share > policy.pad_max_share:
             return Decision("refuse", f"{100 * share:.0f} % of the answers are {letter!r}: answer sets that are "
                                       "mostly one letter probe the hidden answers and are not accepted")
     for e in (e for e in own if e.variant == variant):
-        n = changed(letters, e.letters)
+        n = distance(e)
         if 0 < n <= limit:
             return Decision("refuse", f"only {n} answer(s) differ from your submission #{e.id} ({e.model}); "
                                       "near-identical resubmissions probe the hidden answers and are not accepted")
@@ -138,7 +182,7 @@ def decide(submitter: str, model: str, file_sha256: str, letters: Mapping[str, s
     for e in earlier:
         if e.submitter == submitter:
             continue
-        n = changed(letters, e.letters)
+        n = distance(e)
         if n == 0 and e.status != "retracted":
             return Decision("hold", f"answers identical to submission #{e.id} by another account; held for review")
         if policy.private and 0 < n <= limit:

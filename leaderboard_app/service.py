@@ -16,11 +16,12 @@ from typing import Any
 
 from scale_vqa.item import Item
 from scale_vqa.scoring import ScoreReport, score
-from scale_vqa.variants import Variant
+from scale_vqa.variants import GROUPS, LABELS, Variant
 
 from .ladder import correct, exact, ladder
 from .names import NameRefused, imitated, normalise, reserved_marker
-from .rules import Decision, Earlier, Policy, changed, decide
+from .provenance import ModelInfo, RunRecord, model_info, read_run
+from .rules import Decision, Distance, Earlier, Policy, admit, decide
 from .seed_rows import SEED_ROWS_FILE, load_seed_rows
 from .store import Row, Store
 from .submission import MAX_BYTES, SubmissionError, check_meta, parse_submission
@@ -53,6 +54,21 @@ def public_scores(report: ScoreReport) -> dict[str, Any]:
 
 SUBMITTED_VARIANTS = (Variant.STANDARD, Variant.BLIND)
 """What a submission ran: the model with its images, or the same model without them (the blind column)."""
+MATCHED = ("matched", "matched_blind")
+"""Evaluator groups that run the matched configuration (with and without images): accepted as variants of their
+own (the Matched column) once :data:`scale_vqa.variants.GROUPS` has them."""
+
+
+def submitted_variants() -> tuple[str, ...]:
+    """The variants a submission may name: standard, blind, and the matched groups the evaluator runs."""
+    return (*(v.value for v in SUBMITTED_VARIANTS), *(m for m in MATCHED if m in GROUPS))
+
+
+def variant_description(variant: str) -> str:
+    """What a variant's run showed the model, in words (the submission form)."""
+    if variant in {v.value for v in Variant}:
+        return Variant(variant).description
+    return LABELS.get(variant, variant.replace("_", " ") + " configuration")
 
 
 @functools.cache
@@ -63,14 +79,18 @@ def published_names() -> tuple[str, ...]:
 
 def submit(store: Store, key: Sequence[Item], data: bytes, *, submitter: str, model: str, link: str,
            paper: str = "", variant: str = "standard", policy: Policy = DEFAULT_POLICY, max_bytes: int = MAX_BYTES,
-           now: float | None = None, protected: Sequence[str] | None = None, identity: str = "typed") -> Outcome:
+           now: float | None = None, protected: Sequence[str] | None = None, identity: str = "typed",
+           run: bytes | None = None, info: Mapping[str, Any] | None = None) -> Outcome:
     """Validate, score and store one upload; raises :class:`SubmissionError` for a rejected one. Logs one line.
     `protected`: published model names no submission may imitate (default: the shipped seed rows'). `identity`:
-    ``typed`` (a name typed into the form, shown as unverified) or ``oauth`` (a signed-in account)."""
+    ``typed`` (a name typed into the form, shown as unverified) or ``oauth`` (a signed-in account). `run`: the
+    bytes of the run's ``run.json`` (optional provenance); `info`: the model's details (``params_b``,
+    ``weights``, ``licence``, ``released``; :mod:`leaderboard_app.provenance`)."""
     try:
         outcome = _submit(store, key, data, submitter=submitter, model=model, link=link, paper=paper,
                           variant=variant, policy=policy, max_bytes=max_bytes, now=now, identity=identity,
-                          protected=published_names() if protected is None else protected)
+                          protected=published_names() if protected is None else protected, run=run,
+                          info=info or {})
     except SubmissionError as exc:
         log_submission(submitter, model, variant, "rejected", None, exc.summary)
         raise
@@ -104,12 +124,17 @@ def normalise_names(submitter: str, model: str) -> tuple[str, str]:
 def check_imitation(store: Store, submitter: str, model: str, protected: Sequence[str]) -> None:
     """Raises :class:`SubmissionError` for a reserved marker in the submitter name, or a name that imitates a
     published model, another stored model or another submitter (:func:`leaderboard_app.names.imitated`)."""
+    check_names(store.names(), submitter, model, protected)
+
+
+def check_names(pairs: Sequence[tuple[str, str]], submitter: str, model: str, protected: Sequence[str]) -> None:
+    """:func:`check_imitation` against the stored (submitter, model) `pairs` (the store calls it again inside
+    its write transaction, so that two look-alike names submitted at once cannot both pass)."""
     problems = []
     marker = reserved_marker(submitter)
     if marker:
         problems.append(f"submitter name: {submitter!r} contains the reserved marker {marker!r} (only the "
                         "maintainers mark rows as official or verified)")
-    pairs = store.names()
     other = imitated(submitter, {s for s, _ in pairs})
     if other is not None:
         problems.append(f"submitter name: {submitter!r} looks like the existing submitter {other!r}; use that exact "
@@ -139,8 +164,9 @@ def bests(earlier: Sequence[Earlier], submitter: str, model: str, variant: str, 
     near = int(policy.neighbour_share * len(letters))
     shown = [e for e in earlier if e.variant == variant and e.status != "retracted" and e.disclosed
              and e.disclosed.get("shown")]
+    distance = Distance(letters)
     groups = [[e for e in shown if e.submitter == submitter], [e for e in shown if e.model == model],
-              [e for e in shown if changed(letters, e.letters) <= near]]
+              [e for e in shown if distance(e) <= near]]
     out: dict[int, Earlier] = {}
     for group in groups:
         if group:
@@ -163,31 +189,47 @@ def disclose(decision: Decision, earlier: Sequence[Earlier], key: Sequence[Item]
     return replace(decision, disclosed=ladder(correct(letters, key), against, scores, policy.step, key))
 
 
+def admission(store: Store, submitter: str, now: float, policy: Policy, identity: str) -> None:
+    """Refuse before reading the upload what needs no answers (quota, new typed names: :func:`rules.admit`),
+    so that refused floods cost a query each; the rules decide again inside the write transaction."""
+    recent, known, new = store.admission(submitter, now, policy.window)
+    refused = admit(recent, known, lambda: new, policy, identity)
+    if refused is not None:
+        raise SubmissionError(refused.reason)
+
+
 def _submit(store: Store, key: Sequence[Item], data: bytes, *, submitter: str, model: str, link: str, paper: str,
             variant: str, policy: Policy, max_bytes: int, now: float | None, protected: Sequence[str],
-            identity: str) -> Outcome:
+            identity: str, run: bytes | None, info: Mapping[str, Any]) -> Outcome:
     submitter, model = normalise_names(submitter, model)
     if not submitter:
         raise SubmissionError("sign in (or give your name) before submitting")
     meta = check_meta(model, link, paper)
-    check_imitation(store, submitter, meta.model, protected)
-    if variant not in SUBMITTED_VARIANTS:
-        raise SubmissionError(f"unknown variant {variant!r}: one of {', '.join(SUBMITTED_VARIANTS)}")
+    variants = submitted_variants()
+    if variant not in variants:
+        raise SubmissionError(f"unknown variant {variant!r}: one of {', '.join(variants)}")
     existing = store.find(submitter, meta.model, variant, hashlib.sha256(data).hexdigest())
-    if existing is not None:  # an identical retry: the stored row, without validating or scoring again
+    if existing is not None:  # an identical retry: the stored row, without checking names, validating or scoring
         return Outcome(Decision("duplicate", "this file was already submitted for this model", existing.id),
                        existing, None)
+    check_imitation(store, submitter, meta.model, protected)  # fails fast; checked again when storing
+    now = time.time() if now is None else now
+    admission(store, submitter, now, policy, identity)
+    record: RunRecord | None = read_run(run) if run else None
+    details: ModelInfo = model_info(info)
     sub = parse_submission(data, key, max_bytes=max_bytes)
     report = score(key, sub.predictions)
     letters = {r.id: r.letter for r in report.results}  # the letters the scorer read (no second parse)
     if policy.private and (problems := unanswered(letters, key)):
         raise SubmissionError(f"{len(problems)} item(s) not answered: under a private key every item must be "
                               "answered with one of its letters", problems)
-    now = time.time() if now is None else now
     scores = public_scores(report)
     entry = {"submitter": submitter, "model": meta.model, "link": meta.link, "paper": meta.paper, "kind": sub.kind,
              "variant": variant, "file_sha256": sub.file_sha256, "letters": letters, "scores": scores,
-             "created": now, "identity": identity}
+             "created": now, "identity": identity,
+             "run": record.model_dump(exclude_none=True) if record else None,
+             "info": details.model_dump(exclude_none=True),
+             "prompt_format": record.format if record else "unknown"}
     tag = f"{meta.model} [{variant}]"
 
     def judge(earlier: list[Earlier]) -> Decision:
@@ -196,7 +238,8 @@ def _submit(store: Store, key: Sequence[Item], data: bytes, *, submitter: str, m
         return disclose(decision, earlier, key, scores, submitter=submitter, model=tag, variant=variant,
                         letters=letters, policy=policy)
 
-    decision, row = store.submit(entry, judge, everyone=policy.private)
+    decision, row = store.submit(entry, judge, everyone=policy.private,
+                                 check_names=lambda pairs: check_names(pairs, submitter, meta.model, protected))
     if decision.action == "refuse":
         raise SubmissionError(decision.reason)
     return Outcome(decision, row, report)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 
@@ -14,7 +15,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                    "record index and field. Exit 1 when there is an error.")
     p.add_argument("files", nargs="+", metavar="FILE", help="JSON array or .jsonl files (e.g. val.json)")
     p.add_argument("--split", help="split name for every file (default: from each file name)")
-    p.add_argument("--images", metavar="DIR", help="also check that every image file exists under DIR")
+    p.add_argument("--images", metavar="DIR", help="also check that every image file exists under DIR (and resolves, "
+                                                   "following symlinks, to a file inside it)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON (includes item ids)")
     p.add_argument("--max-problems", type=int, default=50, metavar="N",
                    help="problems listed in the text summary (default 50; --json lists all)")
@@ -74,11 +76,38 @@ def render(summary: dict[str, Any], report_text: str) -> str:
     return "\n".join(lines)
 
 
+def outside_images(result: Any, root: str | Path, files: list[str], split: str | None) -> None:
+    """Refuse the items of `result` whose image paths resolve (symlinks followed, ``..`` and absolute paths
+    included) outside the image folder `root`: one error per image, naming the file, the item and the field, and
+    the item left out (as for a missing image). Such a file is not part of the release: a build would embed it."""
+    from ..problems import Problem
+    from ..release import read_release
+
+    root = Path(root)
+    real_root = root.resolve()
+    bad: list[tuple[Any, str, Path, Path]] = []
+    for item in result.items:
+        for scale, rel in item.images:
+            if rel is not None and not (real := (root / rel).resolve()).is_relative_to(real_root):
+                bad.append((item, scale.value, root / rel, real))
+    if not bad:
+        return
+    file_of = {it.id: f for f in files for it in read_release(f, split=split).items} if len(files) > 1 else {}
+    for item, field, path, real in bad:
+        result.report.add(Problem(file_of.get(item.id, files[0]), f"image file {path} resolves to {real}, outside "
+                                  f"the image folder {root}; links out of the image folder are refused", "error",
+                                  None, None, f"image_path.{field}", item.id))
+    refused = {item.id for item, *_ in bad}
+    result.items[:] = [it for it in result.items if it.id not in refused]
+
+
 def run(args: argparse.Namespace) -> int:
     from ..errors import EXIT_INPUT, EXIT_OK
     from ..release import read_release
 
     result = read_release(args.files, split=args.split, image_root=args.images)
+    if args.images:
+        outside_images(result, args.images, list(args.files), args.split)
     summary = summarise(result)
     if args.json:
         print(json.dumps(summary, ensure_ascii=False, indent=2))

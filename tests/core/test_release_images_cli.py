@@ -185,3 +185,22 @@ def test_corrupted_copy_of_real_val(real_val: Path, tmp_path: Path, capsys: pyte
     out = capsys.readouterr().out
     assert f"{path}:{starts[10]}:" in out and f"{path}:{starts[20]}:" in out
     assert "duplicate id" in out and "not among the options" in out
+
+
+def test_validate_refuses_image_symlinks_that_resolve_outside_the_image_folder(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path, root = tmp_path / "val.json", tmp_path / "imgs"
+    (root / "s").mkdir(parents=True)
+    secret = tmp_path / "secret.png"
+    secret.write_bytes(b"not part of the release")
+    for k in ("low_mag", "mid_mag"):
+        (root / "s" / f"{k}.png").write_bytes(b"img")
+    (root / "s" / "high_mag.png").symlink_to(secret)
+    inside = {f"image_path.{k}": f"s/{k}.png" for k in ("low_mag", "mid_mag")}
+    write_array(path, [record(1, inside | {"image_path.high_mag": "s/high_mag.png"}),
+                       record(2, inside | {"image_path.high_mag": "s/mid_mag.png"})])
+    assert main(["validate", str(path), "--images", str(root)]) == 1
+    out = capsys.readouterr().out
+    line = next(x for x in out.splitlines() if "outside the image folder" in x)
+    assert str(path) in line and "val-00001" in line and "image_path.high_mag" in line and str(secret) in line
+    assert "valid items: 1" in out

@@ -227,6 +227,9 @@ def test_hf_multimodal_run_sends_three_images_in_order_and_scores_like_the_core(
                "--batch-size", "2", "--max-gen-toks", "24"])
     assert rc == 0
     assert "Image gain" in capsys.readouterr().out
+    meta = json.loads((out / "run.json").read_text())
+    assert meta["model_id"] == str(tiny_vlm) and meta["scale_vqa_version"] and len(meta["task_hash"]) == 64
+    assert meta["date"].endswith("Z") and "model_revision" in meta
     grids = [g for call in seen for g in call["grid"]]
     assert grids == [PATCH_GRID[s] for _ in range(10) for s in ("low_mag", "mid_mag", "high_mag")]
     for call in seen:

@@ -206,3 +206,23 @@ def test_fifty_concurrent_posts_and_identical_retries_lose_nothing(app, tmp_path
     assert sorted(r.decision for r in results if r.model == "retry-model") == ["duplicate"] * 19 + ["publish"]
     assert {r.row for r in results if r.model == "retry-model"} == {retried[0].id}
     assert store.integrity_ok()
+
+
+def test_run_json_and_model_details_travel_with_the_upload(app, tmp_path):
+    demo, root = app
+    run = {"model_id": "org/Prov-VL", "model_revision": "abc123", "scale_vqa_version": "0.1.0",
+           "task_hash": "b" * 64, "command": "scale-vqa eval --model hf", "date": "2026-12-03T00:00:00Z",
+           "prompt_format": "seed", "timings": {}}
+    (tmp_path / "run.json").write_text(json.dumps(run))
+    out = post_submission(demo.local_url, write(tmp_path / "p.jsonl", [
+        {"id": it.id, "prediction": it.answer if i % 3 else "A"} for i, it in enumerate(KEY)]),
+        model="Prov-VL", link=LINK, headers={"x-test-user": "prov"}, run_json=tmp_path / "run.json",
+        params_b=7.5, weights="open", licence="apache-2.0", released="2026-11")
+    row = row_of(root, out.row)
+    assert row.run["model_revision"] == "abc123" and row.prompt_format == "seed"
+    assert row.info == {"params_b": 7.5, "weights": "open", "licence": "apache-2.0", "released": "2026-11"}
+    (tmp_path / "bad.json").write_text(json.dumps({**run, "task_hash": "short"}))
+    with pytest.raises(SubmissionRefused) as err:
+        post_submission(demo.local_url, good(tmp_path / "g2.jsonl"), model="Prov-VL2", link=LINK,
+                        headers={"x-test-user": "prov2"}, run_json=tmp_path / "bad.json")
+    assert err.value.status == 422 and any("task_hash" in p for p in err.value.problems)

@@ -70,3 +70,22 @@ def test_uploads_grace_keeps_a_shared_copy_until_it_expires(tmp_path):
     assert now.read(outside) == b"keep" and outside.exists()  # never outside Gradio's upload folder
     for timer in keep._timers.values():
         timer.cancel()
+
+
+def test_space_sets_the_public_key_mode_from_its_variable(tmp_path, monkeypatch):
+    monkeypatch.delenv("SPACE_ID", raising=False)
+    from leaderboard_app.space import app as space
+
+    write_release(make_key(2), tmp_path / "key.json")
+    env = {"SCALE_VQA_KEY": str(tmp_path / "key.json"), "SCALE_VQA_DB": str(tmp_path / "lb.sqlite")}
+    assert space.settings(env)["public_key"] is False  # private unless the Space says otherwise
+    assert space.settings({**env, "SCALE_VQA_PUBLIC_KEY": "1"})["public_key"] is True
+    assert space.settings({**env, "SCALE_VQA_PUBLIC_KEY": "no"})["public_key"] is False
+    with pytest.raises(ValueError, match="SCALE_VQA_PUBLIC_KEY='ture'"):
+        space.settings({**env, "SCALE_VQA_PUBLIC_KEY": "ture"})
+    import leaderboard_app.app
+
+    seen = {}
+    monkeypatch.setattr(leaderboard_app.app, "make_app", lambda key_path, store, **kw: seen.update(kw, key=key_path))
+    space.build({**env, "SCALE_VQA_PUBLIC_KEY": "1"})  # the app itself needs gradio[oauth] on a Space
+    assert seen["public_key"] is True and seen["on_space"] is True and seen["key"] == env["SCALE_VQA_KEY"]

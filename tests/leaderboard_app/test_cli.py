@@ -77,3 +77,20 @@ def test_missing_app_extra_exits_2(monkeypatch: pytest.MonkeyPatch, capsys: pyte
     monkeypatch.setattr(scale_vqa.errors, "missing_modules", lambda *modules: ["gradio"])
     assert main(["leaderboard", "--key", "k.json"]) == 2
     assert 'pip install ".[app]"' in capsys.readouterr().err
+
+
+def test_demo_step_reads_predictions_with_the_core_reader(tmp_path, capsys):
+    """The demo's predictions are read like `scale-vqa score` reads them: a BOM, blank lines and no final newline
+    are fine, and a bad line is reported with its line number instead of a traceback."""
+    from leaderboard_app.cli import demo_step
+
+    key = make_key(2, split="validation")
+    write_release(key, tmp_path / "val.json")
+    lines = [json.dumps({"id": it.id, "prediction": it.answer}) for it in key[:-1]]  # the last item skipped
+    (tmp_path / "vlm.jsonl").write_bytes(b"\xef\xbb\xbf" + "\n\n".join(lines).encode())
+    (tmp_path / "blind.jsonl").write_text(lines[0] + "\n{not json\n", encoding="utf-8")
+    paths = {"release": tmp_path / "val.json", "vlm": tmp_path / "vlm.jsonl", "blind": tmp_path / "blind.jsonl"}
+    assert demo_step(tmp_path, paths) == 0
+    out = capsys.readouterr().out
+    assert "simulated VLM (standard): publish as #1" in out
+    assert "simulated VLM (blind): not submitted" in out and "blind.jsonl:2" in out

@@ -58,3 +58,30 @@ def test_the_reply_shows_rounded_numbers_or_the_earlier_best():
     assert "no significant improvement over the earlier best #7 (AVG 50)" in describe(
         {"shown": False, "best_id": 7, "best_macro": 0.5}, names)
     assert "above chance" in describe({"shown": False, "chance": True}, names)
+
+
+def test_the_cached_chance_threshold_agrees_with_the_exact_test():
+    from leaderboard_app.ladder import CHANCE_ALPHA, chance_threshold
+    from scale_vqa.stats import chance_test
+
+    key = make_key(20)
+    probs = [1 / len(it.letters) for it in key]
+    k = chance_threshold(tuple(len(it.letters) for it in key))
+    assert chance_test(k, probs)[0] < CHANCE_ALPHA <= chance_test(k - 1, probs)[0]
+    assert above_chance([True] * k + [False] * (len(key) - k), key)
+    assert not above_chance([True] * (k - 1) + [False] * (len(key) - k + 1), key)
+
+
+def test_the_fast_answer_distance_counts_exactly_what_changed_counts():
+    import random
+
+    from leaderboard_app.rules import Distance, Earlier, answer_bits, changed
+
+    rng = random.Random(0)
+    ids = [f"i{n}" for n in range(300)]
+    for _ in range(50):
+        a = {i: rng.choice(["A", "B", "C", "D", "J", None]) for i in ids}
+        b = {i: (v if rng.random() < 0.8 else rng.choice(["A", "B", "E", None])) for i, v in a.items()}
+        for other in (b, dict(reversed(list(b.items()))), {**b, "extra": "A"}, {**b, ids[0]: "Z"}):
+            e = Earlier(1, "s", "m", "f", other, 0.0, "published", bits=answer_bits(other))
+            assert Distance(a)(e) == changed(a, other)

@@ -120,3 +120,33 @@ def test_skeleton_and_helpers():
     assert normalise("  a \t b  ".replace("\t", " "), what="x") == "a b"
     with pytest.raises(NameRefused, match=r"x: U\+0009"):
         normalise("a\tb", what="x")
+
+
+def test_two_look_alike_names_submitted_at_once_cannot_both_pass(store, monkeypatch):
+    """The look-alike check runs again inside the write transaction: a look-alike stored while this submission
+    was being scored (after its early check) still refuses it."""
+    import leaderboard_app.service as service
+
+    real = service.parse_submission
+    raced = []
+
+    def parse_while_another_lands(*args, **kwargs):
+        if not raced:
+            raced.append(True)
+            submit(store, KEY, answers(2), submitter="Mallory", model="Twin-VL", link=LINK, now=1002)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(service, "parse_submission", parse_while_another_lands)
+    with pytest.raises(SubmissionError, match="looks like the existing submitter 'Mallory'"):
+        submit(store, KEY, answers(3), submitter="MaIIory", model="Twin-VL2", link=LINK, now=1003)
+    assert {r.submitter for r in store.rows()} == {"alice", "Mallory"}
+
+
+def test_an_identical_retry_is_answered_before_any_name_check(store, monkeypatch):
+    """A retry of a stored file returns its row without reading the stored names (cheap), even when a name
+    published since would now refuse the model's name."""
+    first = next(r for r in store.rows() if r.submitter == "alice")
+    monkeypatch.setattr(store, "names", lambda: pytest.fail("the names were read for an identical retry"))
+    again = submit(store, KEY, answers(0), submitter="alice", model="Alice-VL-7B", link=LINK, now=1005,
+                   protected=["AIice-VL-7B"])
+    assert again.decision.action == "duplicate" and again.row.id == first.id

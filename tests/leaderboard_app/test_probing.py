@@ -26,6 +26,13 @@ KEY = [dataclasses.replace(it, answer=_rng.choice(it.letters)) for it in make_ke
 # letters shuffled (make_key cycles A–D, which an attacker would simply guess)
 GOLD = {it.id: it.answer for it in KEY}
 IDS = [it.id for it in KEY]
+LETTERS = {it.id: it.letters for it in KEY}
+_LINE = {(i, a): (json.dumps({"id": i, "prediction": a}) + "\n").encode() for i in IDS for a in (*LETTERS[i], None)}
+"""Each possible upload line, encoded once (the attacks build 400 uploads of 1005 lines each)."""
+
+
+def upload(answers: dict[str, str | None]) -> bytes:
+    return b"".join(_LINE[i, a] for i, a in answers.items())
 
 
 def recovered(guesses: dict[str, str]) -> float:
@@ -49,7 +56,7 @@ class Oracle:
         assert self.used < BUDGET
         self.used += 1
         self.clock += self.tick
-        data = "".join(json.dumps({"id": i, "prediction": a}) + "\n" for i, a in answers.items()).encode()
+        data = upload(answers)
         try:
             out = submit(self.store, KEY, data, submitter=submitter, model=model, link=LINK, now=self.clock)
         except SubmissionError as exc:
@@ -63,11 +70,11 @@ class Oracle:
 CLOCKS = [pytest.param(1.0, id="fast"), pytest.param(3600.0, id="patient")]
 
 
-@pytest.mark.parametrize("tick", CLOCKS)
-def test_null_probe_group_testing_with_a_new_name_per_probe(tmp_path, tick):
+def test_null_probe_group_testing_with_a_new_name_per_probe(tmp_path):
     """Answer a group of items with one letter and leave the rest null; a positive score means the group holds
-    that letter somewhere; split it until one item is left."""
-    oracle = Oracle(tmp_path, tick)
+    that letter somewhere; split it until one item is left. (One clock: a null answer is refused whatever the
+    time, and a refused probe stores nothing, so no time-dependent limit ever comes into play.)"""
+    oracle = Oracle(tmp_path, 1.0)
     guesses: dict[str, str] = {}
     queue = [(IDS[i:i + 8], "A") for i in range(0, len(IDS), 8)]
     n = 0
@@ -105,8 +112,7 @@ def differential(oracle: Oracle, flips: int, name, base: dict[str, str] | None =
         group = rng.sample(IDS, flips)
         probe = dict(base)
         for i in group:
-            letters = next(it.letters for it in KEY if it.id == i)
-            probe[i] = rng.choice([x for x in letters if x != base[i]])
+            probe[i] = rng.choice([x for x in LETTERS[i] if x != base[i]])
         avg = oracle(probe, name(n), f"diff-model-{n}")
         if avg is None or base_avg is None:
             continue
@@ -121,10 +127,14 @@ def differential(oracle: Oracle, flips: int, name, base: dict[str, str] | None =
     return guesses
 
 
-@pytest.mark.parametrize("tick", CLOCKS)
-@pytest.mark.parametrize("flips", [1, 25, 120])
-def test_full_vector_differential_probing_over_many_names(tmp_path, tick, flips):
-    oracle = Oracle(tmp_path, tick)
+@pytest.mark.parametrize("flips", [25, 120])
+def test_full_vector_differential_probing_over_many_names(tmp_path, flips):
+    """From a random base, one submission a second (the issue's attack): the limit on new typed names binds after
+    20 names. The patient form of this attack is the one below from a real model's answers (a random base is
+    never above chance, so nothing would be disclosed to it at all) and the boosting attack (random answer sets
+    over 400 names); single flips are refused as near-copies of the base whatever the base, which the test below
+    shows from a base whose score is disclosed."""
+    oracle = Oracle(tmp_path, 1.0)
     guesses = differential(oracle, flips, lambda n: f"name{n}")
     assert recovered(guesses) <= MAX_RECOVERED
 
@@ -153,7 +163,7 @@ def test_differential_probing_that_keeps_the_best_probe_as_its_base(tmp_path, fl
         n += 1
         probe = dict(base)
         for i in rng.sample(IDS, flips):
-            probe[i] = rng.choice([x for x in next(it.letters for it in KEY if it.id == i) if x != base[i]])
+            probe[i] = rng.choice([x for x in LETTERS[i] if x != base[i]])
         if oracle(probe, f"climber{n}", f"climb-{n}") is not None:
             base = probe
     assert recovered(base) <= MAX_RECOVERED
@@ -208,7 +218,7 @@ def test_the_attacks_would_work_without_the_defences(tmp_path):
     public = Policy(private=False)
 
     def open_submit(answers, submitter, model):
-        data = "".join(json.dumps({"id": i, "prediction": a}) + "\n" for i, a in answers.items()).encode()
+        data = upload(answers)
         oracle.used += 1
         oracle.clock += 1
         out = submit(oracle.store, KEY, data, submitter=submitter, model=model, link=LINK, now=oracle.clock,
