@@ -21,6 +21,7 @@ opened or read is reported and skipped, and the others' output is kept. DIR is w
 
 from __future__ import annotations
 
+import contextlib
 import json
 import multiprocessing
 import shutil
@@ -130,10 +131,8 @@ def _forget(path: str, backend: str) -> None:
     """Close a slide that failed (a reader may be left in an error state)."""
     slide = _OPEN.pop((path, backend), None)
     if slide is not None:
-        try:
+        with contextlib.suppress(Exception):  # closing a broken reader may fail too; the slide is reported already
             slide.close()
-        except Exception:  # closing a broken reader may fail too; the slide is reported already
-            pass
 
 
 def close_slides() -> None:

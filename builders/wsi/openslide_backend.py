@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 from builders.wsi.slide import CACHE_BYTES, WHITE, Slide, SlideError, UnsupportedSlideError, _positive
 
 if TYPE_CHECKING:
-    import numpy as np
     from PIL import Image
 
 
@@ -51,12 +50,10 @@ class OpenSlideSlide(Slide):
         self.objective_power = _positive(props.get("openslide.objective-power"))
         self.mpp = _positive(props.get("openslide.mpp-x"))
 
-    def read_level(self, level: int, x: int, y: int, width: int, height: int) -> np.ndarray:
-        import numpy as np
-
+    def read_level(self, level: int, x: int, y: int, width: int, height: int) -> Image.Image:
         ds = self.level_downsamples[level]
         region = self._slide.read_region((round(x * ds), round(y * ds)), level, (width, height))
-        return np.asarray(flatten(region))
+        return flatten(region)
 
     def close(self) -> None:
         self._slide.close()

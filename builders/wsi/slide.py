@@ -25,7 +25,6 @@ from typing import TYPE_CHECKING, ClassVar
 from scale_vqa.errors import MissingExtraError, missing_modules
 
 if TYPE_CHECKING:
-    import numpy as np
     from PIL import Image
 
 WHITE = (255, 255, 255)
@@ -56,8 +55,8 @@ class Slide(ABC):
     """Microns per level-0 pixel (x), when the file says."""
 
     @abstractmethod
-    def read_level(self, level: int, x: int, y: int, width: int, height: int) -> np.ndarray:
-        """Pixels ``[y, y + height) × [x, x + width)`` of `level` (level pixel grid) as an RGB uint8 array."""
+    def read_level(self, level: int, x: int, y: int, width: int, height: int) -> Image.Image:
+        """Pixels ``[y, y + height) × [x, x + width)`` of `level` (in the level's pixel grid) as an RGB image."""
 
     @abstractmethod
     def close(self) -> None:
@@ -118,8 +117,12 @@ def open_slide(path: str | Path, backend: str = "auto") -> Slide:
         raise MissingExtraError("wsi", ["openslide"], "reading slides")
     try:
         return _openslide(path)
-    except UnsupportedSlideError:
-        if isinstance(tiff_error, UnsupportedSlideError):
+    except SlideError as exc:
+        if tiff_error is None:
+            raise
+        if not isinstance(tiff_error, UnsupportedSlideError):  # a TIFF slide, damaged: tiffslide says how
+            raise tiff_error from None
+        if isinstance(exc, UnsupportedSlideError):
             raise UnsupportedSlideError(f"{path}: not a whole-slide image OpenSlide or tiffslide can read") from None
         raise
 
@@ -184,8 +187,7 @@ def read_view(slide: Slide, x: int, y: int, size: int, out_size: int) -> tuple[I
     from PIL import Image
 
     plan = plan_read(slide, x, y, size, out_size)
-    image = Image.fromarray(slide.read_level(plan.level, plan.level_x, plan.level_y, plan.read_size,
-                                             plan.read_size))
+    image = slide.read_level(plan.level, plan.level_x, plan.level_y, plan.read_size, plan.read_size)
     if image.size != (out_size, out_size):
         image = image.resize((out_size, out_size), Image.Resampling.BOX)
     return image, plan
@@ -200,10 +202,10 @@ def thumbnail(slide: Slide, min_side: int = 512, max_pixels: int = 16 * 2**20, b
     level = max((k for k, (w, h) in enumerate(sizes) if max(w, h) >= min_side), default=0)
     w, h = sizes[level]
     if w * h <= max_pixels:
-        return Image.fromarray(slide.read_level(level, 0, 0, w, h))
+        return slide.read_level(level, 0, 0, w, h)
     factor = math.ceil(max(w, h) / 1024)
     rows = max(1, band // factor) * factor
-    parts = [Image.fromarray(slide.read_level(level, 0, y, w, min(rows, h - y))).reduce(factor)
+    parts = [slide.read_level(level, 0, y, w, min(rows, h - y)).reduce(factor)
              for y in range(0, h, rows)]
     out = Image.new("RGB", (parts[0].width, sum(p.height for p in parts)))
     top = 0

@@ -161,3 +161,18 @@ def write_slide(path: str | Path, width: int, height: int, *, kind: str = "aperi
         tw.write(macro, rowsperstrip=16, subfiletype=9, **jpeg,  # type: ignore[arg-type]
                  description=f"{head}macro {macro.shape[1]}x{macro.shape[0]}")
     return path
+
+
+_SHARED: list[object] = []
+
+
+@cache
+def shared_slide(name: str, width: int, height: int, **kwargs: object) -> Path:
+    """:func:`write_slide` once per process for the same arguments (into a temporary folder removed at exit), so
+    test modules share their read-only slides. Copy a slide before changing it."""
+    import tempfile
+
+    if not _SHARED:
+        _SHARED.append(tempfile.TemporaryDirectory(prefix="scale-vqa-slides-"))
+    folder = Path(_SHARED[0].name)  # type: ignore[attr-defined]
+    return write_slide(folder / name, width, height, **kwargs)  # type: ignore[arg-type]
