@@ -44,6 +44,8 @@ REPORT = "extract_report.json"
 MARKER = ".scale-vqa-extract"
 CHUNK = 4
 """Regions per worker task."""
+PRELOAD = ["builders.wsi.extract", "numpy", "PIL.Image", "tifffile", "tiffslide", "imagecodecs", "openslide"]
+"""Modules the workers' fork server imports before forking them."""
 
 
 @dataclass(frozen=True)
@@ -222,7 +224,11 @@ def _executor(workers: int) -> Executor:
     if workers <= 1:
         return _InProcess()
     methods = multiprocessing.get_all_start_methods()
-    context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+    if "forkserver" not in methods:
+        return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(PRELOAD)  # imported once in the server, not once per worker (a missing one is
+    # skipped; no effect when this process started its fork server earlier)
     return ProcessPoolExecutor(max_workers=workers, mp_context=context)
 
 
