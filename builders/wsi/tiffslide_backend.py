@@ -193,8 +193,9 @@ _MARKER = re.compile(rb"\xff[^\x00\xd0-\xd7\xff]")
 
 def jpeg_complete(data: bytes) -> bool:
     """Whether a JPEG stream is structurally whole: SOI, well-formed marker segments, entropy-coded data that no
-    stray marker interrupts, and EOI as its last two bytes. libjpeg only warns on a stream that fails this (and
-    decodes grey or garbage), while OpenSlide treats those warnings as errors; checking keeps the backends alike."""
+    stray marker interrupts, and EOI followed by nothing but zero padding. libjpeg only warns on a stream that
+    fails this (and decodes grey or garbage), while OpenSlide treats those warnings as errors; checking keeps the
+    backends alike."""
     n = len(data)
     if n < 4 or data[:2] != b"\xff\xd8":
         return False
@@ -206,8 +207,8 @@ def jpeg_complete(data: bytes) -> bool:
         if marker == 0xFF:  # fill byte before a marker
             pos += 1
             continue
-        if marker == 0xD9:
-            return pos + 2 == n
+        if marker == 0xD9:  # end of image: only zero padding may follow
+            return not data[pos + 2:].strip(b"\0")
         if marker == 0x01 or 0xD0 <= marker <= 0xD7:
             pos += 2
             continue
