@@ -5,7 +5,8 @@ level in that level's pixel grid as RGB on white (outside the slide and transpar
 backends implement it: ``openslide`` (:mod:`builders.wsi.openslide_backend`, every format OpenSlide reads) and
 ``tiffslide`` (:mod:`builders.wsi.tiffslide_backend`, TIFF-family slides through tifffile and imagecodecs, with
 a warm per-slide tile cache). :func:`open_slide` picks one; ``auto`` takes tiffslide for the formats it reads
-faithfully (Aperio SVS and generic tiled TIFF) and OpenSlide for the rest. Nothing below it branches on the backend.
+faithfully (Aperio SVS and generic tiled TIFF, when OpenSlide does not name another format for the file) and
+OpenSlide for the rest. Nothing below it branches on the backend.
 
 A view at magnification ``m`` of a slide scanned at ``base`` covers ``size * base / m`` level-0 pixels. It is
 read from the pyramid level whose downsample is the largest not above the view's (``ds * 1.0001``: downsamples may
@@ -108,9 +109,13 @@ def open_slide(path: str | Path, backend: str = "auto") -> Slide:
     tiff_error: SlideError | None = None
     if not missing_modules("tiffslide", "imagecodecs"):
         try:
-            return _tiffslide(path, strict=True)
+            slide = _tiffslide(path, strict=True)
         except SlideError as exc:
             tiff_error = exc
+        else:
+            if _openslide_agrees(path, slide.vendor):
+                return slide
+            slide.close()
     if missing_modules("openslide"):
         if tiff_error is not None:
             raise tiff_error
@@ -125,6 +130,20 @@ def open_slide(path: str | Path, backend: str = "auto") -> Slide:
         if isinstance(exc, UnsupportedSlideError):
             raise UnsupportedSlideError(f"{path}: not a whole-slide image OpenSlide or tiffslide can read") from None
         raise
+
+
+def _openslide_agrees(path: Path, vendor: str) -> bool:
+    """False when OpenSlide names another format for the file (a vendor TIFF that tifffile takes for a generic
+    one, e.g. Trestle): ``auto`` leaves such files to OpenSlide. True when OpenSlide is absent or cannot read it."""
+    if missing_modules("openslide"):
+        return True
+    import openslide
+
+    try:
+        theirs = openslide.OpenSlide.detect_format(str(path))
+    except openslide.OpenSlideError:
+        return True
+    return theirs in (None, vendor)
 
 
 def _openslide(path: Path) -> Slide:

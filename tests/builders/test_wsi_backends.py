@@ -84,6 +84,11 @@ def test_auto_picks_tiffslide_for_aperio_and_generic_tiff_and_openslide_otherwis
     for name in ("aperio", "generic"):
         with open_slide(slides[name]) as slide:
             assert slide.backend == "tiffslide"
+    real = openslide.OpenSlide.detect_format
+    monkeypatch.setattr(openslide.OpenSlide, "detect_format", lambda path: "trestle")  # a vendor tifffile misses
+    with open_slide(slides["generic"]) as slide:
+        assert slide.backend == "openslide"
+    monkeypatch.setattr(openslide.OpenSlide, "detect_format", real)
     monkeypatch.setattr(tiff_backend, "FAITHFUL", ("generic-tiff",))  # as for NDPI, SCN, BIF …
     with open_slide(slides["aperio"]) as slide:
         assert slide.backend == "openslide" and slide.vendor == "aperio"
