@@ -11,10 +11,10 @@ Needs the ``test`` extra (data + wsi + scikit-image + imagecodecs).
    ``map(embed_table_storage)`` and ``to_parquet()`` (plain ``to_parquet`` would store paths, not images). Each
    run is a fresh process; reported: items/s of the build call and the process's peak RSS, at N and at a smaller
    N (flat memory means peak RSS barely moves with N).
-2. Extraction: triplets/s from four 40×-scale synthetic Aperio-style slides (one 49152 × 36864 px file, levels
-   1/4/16/64, linked under four names so each gets its own regions; 512 px outputs; planning, reads, resizing and
-   JPEG encodes included) with 1 vs 2 workers; then grid-aligned vs unaligned reads of the same triplets at
-   off-grid origins.
+2. Extraction (``benchmarks/bench_extract.py``): triplets/s from four 40× synthetic Aperio slides (one
+   49152 × 36864 px file, levels 1/4/16/64, linked under four names so each gets its own regions; 512 px outputs;
+   planning, reads, resizing and JPEG encodes included) with ``--backend openslide`` and ``--backend tiffslide``
+   at 1 and 2 workers, their ratio, and whether the two backends wrote identical pixels.
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -136,83 +135,13 @@ def bench_build(n_big: int, n_small: int) -> None:
         print(f"  peak RSS growth {n_small} → {n_big} items, {mode}: {grow:+.0f} MB")
 
 
-def _spin(n: int) -> int:
-    total = 0
-    for i in range(n):
-        total += i * i % 7
-    return total
-
-
-def cpu_probe() -> float:
-    """Parallel speed-up of 2 busy processes over 1 on this machine right now (2.0 = two free cores)."""
-    from concurrent.futures import ProcessPoolExecutor
-
-    n = 4_000_000
-    t0 = time.perf_counter()
-    _spin(n)
-    one = time.perf_counter() - t0
-    with ProcessPoolExecutor(2) as pool:
-        list(pool.map(_spin, [1000, 1000]))  # start the workers first
-        t0 = time.perf_counter()
-        list(pool.map(_spin, [n, n]))
-        two = time.perf_counter() - t0
-    return 2 * one / two
-
-
 def bench_extract(n_regions: int, repeat: int) -> None:
-    from builders.wsi.extract import ExtractConfig, extract
-    from tests.helpers.synthetic_slide import write_slide
+    """Extraction: both slide backends on the same slides, 1 and 2 workers (``bench_extract.py``)."""
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from bench_extract import run
 
-    print("\n== extraction: four 49152 × 36864 synthetic 40× slides (levels 1/4/16/64), 512 px triplets")
-    with tempfile.TemporaryDirectory() as tmp:
-        t0 = time.perf_counter()
-        first = write_slide(Path(tmp) / "slide0.svs", 49152, 36864, base_mag=40, mpp=0.25, step=4)
-        slides = [first]
-        for i in range(1, 4):  # the same file under other names: other seeds, so other regions
-            os.link(first, Path(tmp) / f"slide{i}.svs")
-            slides.append(Path(tmp) / f"slide{i}.svs")
-        print(f"  (slides written in {time.perf_counter() - t0:.1f} s)")
-        print(f"  CPU probe: 2 busy processes run {cpu_probe():.2f}× as fast as 1 (2.00 = two free cores)")
-        results: dict[int, float] = {}
-        summary = None
-        for rep in range(repeat):  # configurations interleaved, best of `repeat` (other jobs share the CPUs)
-            for workers in (1, 2):
-                out = Path(tmp) / f"out-{workers}-{rep}"
-                t0 = time.perf_counter()
-                summary = extract(slides, out, ExtractConfig(regions=n_regions), workers=workers, progress=False)
-                dt = time.perf_counter() - t0
-                rate = len(summary.records) / dt
-                results[workers] = max(rate, results.get(workers, 0.0))
-                print(f"  extract, {workers} worker(s): {len(summary.records)} triplets in {dt:.2f} s = "
-                      f"{rate:.1f} triplets/s")
-        print(f"  best: 1 worker {results[1]:.1f}/s, 2 workers {results[2]:.1f}/s; "
-              f"2 vs 1 workers: {results[2] / results[1]:.2f}×")
-        assert summary is not None
-        bench_reads(first, [r["extra_info"]["roi"]["center"] for r in summary.records], repeat)
-
-
-def bench_reads(slide_path: Path, centres: list[list[int]], repeat: int) -> None:
-    """Triplet reads (3 views, resize, JPEG encode) at arbitrary origins: snapped to the level grid vs as given.
-
-    The extractor's own region centres sit on a coarse grid that is usually aligned already, so this moves each
-    centre by an odd offset to show what snapping buys for arbitrary coordinates.
-    """
-    from builders.wsi.slide import open_slide, read_view, window_size
-
-    slide = open_slide(slide_path)
-    best: dict[bool, float] = {}
-    for _ in range(repeat):
-        for aligned in (True, False):
-            t0 = time.perf_counter()
-            for cx, cy in centres:
-                for mag in (1, 4, 20):
-                    size = window_size(40, mag, 512)
-                    image, _ = read_view(slide, cx + 37 - size // 2, cy + 21 - size // 2, size, 512, aligned=aligned)
-                    image.save(io.BytesIO(), format="JPEG", quality=90)
-            rate = len(centres) / (time.perf_counter() - t0)
-            best[aligned] = max(rate, best.get(aligned, 0.0))
-    print(f"  reads at off-grid origins, 1 process: aligned {best[True]:.1f} triplets/s, unaligned "
-          f"{best[False]:.1f} triplets/s: aligned vs unaligned {best[True] / best[False]:.2f}×")
+    print()
+    run(n_regions, repeat, 4)
 
 
 def main() -> None:

@@ -1,3 +1,4 @@
-"""Whole-slide images → ROI triplets: open a slide and read views at a magnification from the best pyramid level
-(``slide``), find tissue and choose non-overlapping regions (``tissue``), and write each region at 1×, 4× and 20×
-with a pre-MCQ manifest (``extract``). Command: ``scale-vqa extract`` (the ``wsi`` extra)."""
+"""Whole-slide images → ROI triplets: one slide interface with two reader backends (``slide``: base
+magnification, best-level grid-snapped views; ``openslide_backend``, ``tiffslide_backend``), tissue and the choice
+of non-overlapping regions (``tissue``), and each region written at 1×, 4× and 20× with a pre-MCQ manifest
+(``extract``). Command: ``scale-vqa extract`` (the ``wsi`` extra)."""

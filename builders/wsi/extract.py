@@ -4,7 +4,8 @@ Output folder::
 
     DIR/<slide>/rois/<slide>_r01_1x.jpg, …_r01_4x.jpg, …_r01_20x.jpg    one triplet per region
     DIR/manifest.json        release-format records without the MCQ fields (see below)
-    DIR/extract_report.json  per slide: status, base magnification and its source, regions, or why it was skipped
+    DIR/extract_report.json  per slide: status, backend, format, base magnification and its source, level table,
+                             regions, or why it was skipped
 
 ``manifest.json`` is a JSON array with one record per region: ``image_path`` (``low_mag``/``mid_mag``/``high_mag``,
 relative to DIR) and ``extra_info`` (``wsi_name``, ``path_id``, and ``roi``: centre, windows, levels, tissue
@@ -12,12 +13,15 @@ fraction). It is a *pre-MCQ* manifest: the MCQ step adds ``question``, ``options
 ``extra_info.question_type`` to copies of a record (five per region, one per dimension), which makes it a release
 that ``scale-vqa validate FILE --images DIR`` and ``scale-vqa build`` accept.
 
-Slides are planned (thumbnail, tissue mask, regions) and read in worker processes; a slide that cannot be opened
-or read is reported and skipped, and the others' output is kept. DIR is written atomically.
+Slides are planned (thumbnail, tissue mask, regions) and read in worker processes through one
+:class:`~builders.wsi.slide.Slide` interface (``--backend``: OpenSlide or tiffslide, see :mod:`builders.wsi.slide`);
+each worker keeps its slides open, with their tile caches, across the regions it reads. A slide that cannot be
+opened or read is reported and skipped, and the others' output is kept. DIR is written atomically.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import multiprocessing
 import shutil
@@ -29,17 +33,19 @@ from pathlib import Path
 from typing import Any
 
 from builders.errors import replace_guard
-from builders.wsi.slide import SlideError, base_magnification, open_slide, read_view, thumbnail, window_size
+from builders.wsi.slide import Slide, SlideError, base_magnification, open_slide, read_view, thumbnail, window_size
 from builders.wsi.tissue import Region, choose_regions, slide_seed, tissue_mask
 from scale_vqa.atomic import atomic_dir
 from scale_vqa.dimensions import SCALES
-from scale_vqa.errors import BadInputError
+from scale_vqa.errors import BadInputError, MissingExtraError
 
 MANIFEST = "manifest.json"
 REPORT = "extract_report.json"
 MARKER = ".scale-vqa-extract"
 CHUNK = 4
 """Regions per worker task."""
+PRELOAD = ["builders.wsi.extract", "numpy", "PIL.Image", "tifffile", "tiffslide", "imagecodecs", "openslide"]
+"""Modules the workers' fork server imports before forking them."""
 
 
 @dataclass(frozen=True)
@@ -51,7 +57,8 @@ class ExtractConfig:
     image_format: str = "jpg"
     quality: int = 90
     min_tissue: float = 0.5
-    aligned: bool = True
+    backend: str = "auto"
+    """``auto``, ``openslide`` or ``tiffslide`` (see :func:`builders.wsi.slide.open_slide`)."""
     mags: tuple[float, float, float] = (1.0, 4.0, 20.0)
     """Magnifications of the low, mid and high views."""
 
@@ -62,6 +69,8 @@ class SlidePlan:
     name: str
     status: str = "ok"
     error: str | None = None
+    backend: str | None = None
+    vendor: str | None = None
     base_mag: float | None = None
     mag_source: str | None = None
     dimensions: tuple[int, int] | None = None
@@ -75,7 +84,8 @@ def plan_slide(path: str, name: str, config: ExtractConfig) -> SlidePlan:
     """Open the slide, find its tissue and choose its regions; a problem becomes status ``skipped``."""
     plan = SlidePlan(path, name)
     try:
-        slide = open_slide(path)
+        slide = _slide(path, config.backend)
+        plan.backend, plan.vendor = slide.backend, slide.vendor
         try:
             plan.base_mag, plan.mag_source = base_magnification(slide, config.base_mag)
             if plan.base_mag < max(config.mags):
@@ -90,8 +100,11 @@ def plan_slide(path: str, name: str, config: ExtractConfig) -> SlidePlan:
             if not plan.regions:
                 raise SlideError(f"no region with at least {config.min_tissue:.0%} tissue "
                                  f"(tissue covers {plan.tissue_fraction:.1%} of the thumbnail)")
-        finally:
-            slide.close()
+        except BaseException:
+            _forget(path, config.backend)
+            raise
+    except MissingExtraError:
+        raise
     except (SlideError, ValueError) as exc:
         plan.status, plan.error = "skipped", str(exc)
     except Exception as exc:  # a corrupt file can fail anywhere inside OpenSlide or Pillow
@@ -99,16 +112,29 @@ def plan_slide(path: str, name: str, config: ExtractConfig) -> SlidePlan:
     return plan
 
 
-_OPEN: dict[str, Any] = {}
+_OPEN: dict[tuple[str, str], Slide] = {}
+KEEP_OPEN = 4
+"""Slides a worker keeps open (with their tile caches) at once."""
 
 
-def _slide(path: str) -> Any:
-    """An open slide, kept open across the tasks of one worker process (at most a few)."""
-    if path not in _OPEN:
-        while len(_OPEN) >= 4:
+def _slide(path: str, backend: str) -> Slide:
+    """An open slide, kept open (with its tile cache) across the tasks of one worker process."""
+    key = (path, backend)
+    if key in _OPEN:
+        _OPEN[key] = _OPEN.pop(key)  # most recently used last
+    else:
+        while len(_OPEN) >= KEEP_OPEN:
             _OPEN.pop(next(iter(_OPEN))).close()
-        _OPEN[path] = open_slide(path)
-    return _OPEN[path]
+        _OPEN[key] = open_slide(path, backend)
+    return _OPEN[key]
+
+
+def _forget(path: str, backend: str) -> None:
+    """Close a slide that failed (a reader may be left in an error state)."""
+    slide = _OPEN.pop((path, backend), None)
+    if slide is not None:
+        with contextlib.suppress(Exception):  # closing a broken reader may fail too; the slide is reported already
+            slide.close()
 
 
 def close_slides() -> None:
@@ -131,7 +157,15 @@ def region_files(name: str, index: int, config: ExtractConfig) -> dict[str, str]
 def extract_regions(path: str, name: str, base_mag: float, regions: list[tuple[int, Region]], out: str,
                     config: ExtractConfig) -> list[dict[str, Any]]:
     """Read and write the triplets of `regions` ((1-based index, region)); returns their manifest records."""
-    slide = _slide(path)
+    try:
+        return _extract_regions(_slide(path, config.backend), name, base_mag, regions, out, config)
+    except BaseException:
+        _forget(path, config.backend)
+        raise
+
+
+def _extract_regions(slide: Slide, name: str, base_mag: float, regions: list[tuple[int, Region]], out: str,
+                     config: ExtractConfig) -> list[dict[str, Any]]:
     records = []
     for index, region in regions:
         files = region_files(name, index, config)
@@ -139,7 +173,7 @@ def extract_regions(path: str, name: str, base_mag: float, regions: list[tuple[i
         for scale, mag in zip(SCALES, config.mags, strict=True):
             size = window_size(base_mag, mag, config.size)
             x, y = region.cx - size // 2, region.cy - size // 2
-            image, read = read_view(slide, x, y, size, config.size, aligned=config.aligned)
+            image, read = read_view(slide, x, y, size, config.size)
             target = Path(out) / files[scale.value]
             target.parent.mkdir(parents=True, exist_ok=True)
             if config.image_format == "png":
@@ -190,7 +224,11 @@ def _executor(workers: int) -> Executor:
     if workers <= 1:
         return _InProcess()
     methods = multiprocessing.get_all_start_methods()
-    context = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+    if "forkserver" not in methods:
+        return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(PRELOAD)  # imported once in the server, not once per worker (a missing one is
+    # skipped; no effect when this process started its fork server earlier)
     return ProcessPoolExecutor(max_workers=workers, mp_context=context)
 
 
