@@ -10,15 +10,7 @@ from scale_vqa.item import ImageRefs
 from scale_vqa.prompt import ImageSlot, Variant, build_prompt, prompts_for, shuffled_donors
 from scale_vqa.release import IMAGE_PLACEHOLDER
 from tests.helpers.items import make_item
-
-README_SYSTEM_PROMPT = (
-    "You are a pathology expert. Read the question and options about the image carefully. "
-    "Think step by step inside <think> </think>. Then output ONLY the SINGLE best option letter "
-    "inside <answer> </answer>.\n"
-    "Example: <think>Your reasoning</think> <answer>A</answer>. "
-    "Do not include the option text or any extra words inside <answer> </answer> tags."
-)
-"""SYSTEM_PROMPT of the seed README's "Inference" section, copied here independently of the code under test."""
+from tests.helpers.seed_readme import readme_messages
 
 # The first record of iMVR-PL/ScaleReasoner-R1's LLaMA-Factory/data/scale_reasoner_sft_val.json (commit 7bfc688),
 # user turn, quoted verbatim: its question and options, then the whole user text as the file holds it (the
@@ -62,16 +54,7 @@ def _image(slot: ImageSlot) -> dict[str, str]:
 
 def test_seed_messages_are_the_readme_inference_structure() -> None:
     item = make_item(4, Dimension.EXPLANATION, "D")
-    readme = [
-        {"role": "system", "content": README_SYSTEM_PROMPT},
-        {"role": "user", "content": [
-            {"type": "image", "image": item.images.low_mag},
-            {"type": "image", "image": item.images.mid_mag},
-            {"type": "image", "image": item.images.high_mag},
-            {"type": "text", "text": f"{item.question}\n(A) {item.options[0]}\n(B) {item.options[1]}\n"
-                                     f"(C) {item.options[2]}\n(D) {item.options[3]}"},
-        ]},
-    ]
+    readme = readme_messages(item, [item.images.low_mag, item.images.mid_mag, item.images.high_mag])
     assert build_prompt(item).messages(_image) == readme
     assert build_prompt(item, prompt_format="seed").messages(_image) == readme
 
