@@ -6,8 +6,9 @@ each image only when its request is processed and releases it afterwards, and wr
 
 * ``results.json`` — lm-eval's results (per task and group: acc, acc_micro, acc_strict, format_rate);
 * ``samples_<task>.jsonl`` — lm-eval's logged samples (docs carry item ids and image paths);
-* ``predictions_<group>.jsonl`` — ``{"id", "prediction", "output", "dimension"}`` per prompt (``scale-vqa score``
-  reads these; ``key.json`` is the matching key), ``table.md`` — the seed paper's table per variant;
+* ``predictions_<group>.jsonl`` — ``{"id", "prediction", "output", "dimension", "variant", "prompt_format"}`` per
+  prompt (``scale-vqa score`` reads these; ``key.json`` is the matching key), ``table.md`` — the seed paper's
+  table per variant;
 * ``run.json`` — model, backend, arguments, tasks, data source, prompt format (``prompt_format``), the
   effective image budget (``image_budget``: :mod:`evaluator.budget`), versions and timings.
 
