@@ -3,6 +3,8 @@
 * *image gain* — all scales minus no images (``scale_vqa`` − ``scale_vqa_blind``);
 * *cross-scale gain* — all scales minus the best single scale (``scale_vqa`` − best ``scale_vqa_single_*``);
 * *shuffle drop* — all scales minus another region's images;
+* *question gain* — all scales minus images and options without the question (``scale_vqa_no_question``): what
+  the question adds over the image + options shortcut;
 * *format effect* — for runs of one model in different prompt formats (``run.json``'s ``prompt_format``), each
   variant both ran in one format minus the other (the default ``seed`` first): how much the wording alone moves
   the score.
@@ -79,7 +81,7 @@ def gain(a: ScoreReport, b: ScoreReport, name: str, minus: str, reps: int = 2000
 
 
 def gains(run: Run) -> list[Gain]:
-    """The image gain, cross-scale gain and shuffle drop of a run (those its variants allow)."""
+    """The image gain, cross-scale gain, shuffle drop and question gain of a run (those its variants allow)."""
     reps = run.reports
     std = reps.get(group_name(""))
     out: list[Gain] = []
@@ -93,6 +95,8 @@ def gains(run: Run) -> list[Gain]:
         out.append(gain(std, rep, "cross-scale gain", f"best single scale ({group_suffix(best)})"))
     if group_name("shuffled") in reps:
         out.append(gain(std, reps[group_name("shuffled")], "shuffle drop", "another region's images"))
+    if group_name("no_question") in reps:
+        out.append(gain(std, reps[group_name("no_question")], "question gain", "no question"))
     return out
 
 
@@ -134,7 +138,7 @@ def render(runs: list[Run]) -> str:
                          f"95% CI [{100 * g.lo:+.2f}, {100 * g.hi:+.2f}] over {g.n} items")
         if not run_gains:
             lines.append(f"{name}: no ablation variants in this run (add scale_vqa_blind / "
-                         "scale_vqa_single_* to --tasks)")
+                         "scale_vqa_single_* / scale_vqa_no_question to --tasks)")
     effects = format_effects(runs)
     if effects:
         lines.append("")

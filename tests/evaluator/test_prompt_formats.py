@@ -62,3 +62,42 @@ def test_report_compares_labelled_and_seed_runs_paired_with_a_ci(tiny_vlm: Path,
     line = next(x for x in out.splitlines() if "format effect" in x)
     assert re.fullmatch(r"tiny: format effect on all scales \(seed − labelled\) [+-]\d+\.\d\d points, "
                         r"95% CI \[[+-]\d+\.\d\d, [+-]\d+\.\d\d\] over 5 items \(paired\)", line), line
+
+
+def _run_folder(root: Path, name: str, fmt: str | None, correct: dict[str, list[bool]], model: str = "m") -> Path:
+    """A result folder: key.json, one predictions file per group (right where `correct` says), run.json."""
+    from scale_vqa.predictions import Prediction, write_predictions
+    from scale_vqa.release import write_release
+    from tests.helpers.items import make_key
+
+    key = make_key(8)
+    folder = root / name
+    folder.mkdir()
+    write_release(key, folder / "key.json")
+    for group, right in correct.items():
+        wrong = {item.answer: "A" if item.answer != "A" else "B" for item in key}
+        write_predictions({item.id: Prediction.of_letter(item.answer if ok else wrong[item.answer])
+                           for item, ok in zip(key, right, strict=True)}, folder / f"predictions_{group}.jsonl")
+    meta = {"name": "model", "model_args": {"pretrained": model}}
+    if fmt:
+        meta["prompt_format"] = fmt
+    (folder / "run.json").write_text(json.dumps(meta))
+    return folder
+
+
+def test_format_effect_and_question_gain_from_run_folders(tmp_path: Path) -> None:
+    from evaluator.report import format_effects, gains, read_run, render
+
+    n = 40
+    seed = read_run(_run_folder(tmp_path, "seed", "seed", {"scale_vqa": [True] * n,
+                                                            "scale_vqa_no_question": [i % 2 == 0 for i in range(n)]}))
+    labelled = read_run(_run_folder(tmp_path, "labelled", "labelled", {"scale_vqa": [i % 4 != 0 for i in range(n)]}))
+    other = read_run(_run_folder(tmp_path, "other", "labelled", {"scale_vqa": [False] * n}, model="other"))
+    old = read_run(_run_folder(tmp_path, "old", None, {"scale_vqa": [False] * n}))
+    (model, effect), = format_effects([labelled, other, old, seed], reps=500)  # same model, formats recorded
+    assert model == "model" and effect.name == "format effect on all scales (seed − labelled)"
+    assert effect.diff == pytest.approx(0.25) and effect.lo <= 0.25 <= effect.hi and effect.lo > 0 and effect.n == n
+    (q,) = [g for g in gains(seed) if g.name == "question gain"]
+    assert q.diff == pytest.approx(0.5) and q.minus == "no question"
+    text = render([seed, labelled])
+    assert "model [seed] · no question" in text and "format effect on all scales (seed − labelled) +25.00" in text
