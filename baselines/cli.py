@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from scale_vqa.errors import BadInputError, UsageError, as_bad_input, require_extra
+from scale_vqa.formats import PromptFormat
 
 
 def add_baselines_parser(sub: argparse._SubParsersAction) -> None:
@@ -53,6 +54,13 @@ def add_baselines_parser(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--batch-size", help="hf: an integer (default 1); vllm: auto")
     r.add_argument("--device", help="hf device, e.g. cuda:0")
     r.add_argument("--max-gen-toks", type=int, help="override the config's generation budget")
+    r.add_argument("--prompt-format", choices=[f.value for f in PromptFormat],
+                   help="override the config's prompt format (default: the config's, seed for every shipped one: "
+                        "the seed's inference format, which the published rows used)")
+    r.add_argument("--max-pixels", type=int, metavar="N",
+                   help="pixel budget per image (default: the config's, else the model processor's own); lower it "
+                        "for memory")
+    r.add_argument("--min-pixels", type=int, metavar="N", help="lower pixel bound per image (default: the config's)")
     r.add_argument("--cache", metavar="FILE", help="API reply cache (default OUT.cache.sqlite)")
     r.add_argument("--concurrency", type=int, default=4, help="API requests in flight (default 4)")
     r.add_argument("--rpm", type=float, default=0.0, help="API requests per minute (default unlimited)")
@@ -133,9 +141,11 @@ def run_show(args: argparse.Namespace) -> int:
     print(f"model id:      {c.model_id}")
     print(f"weights:       {c.weights}")
     print(f"published row: {c.published or '–'}")
+    print(f"prompt format: {c.prompt_format.value} ({c.prompt_format.spec.description})")
     print(f"system prompt: {c.system_prompt}" + (f"\n  {c.system_text}" if c.system_text else ""))
     i = c.images
-    print(f"images:        max_images={i.max_images} max_pixels={i.max_pixels} min_pixels={i.min_pixels}")
+    print(f"images:        max_images={i.max_images} max_pixels={i.max_pixels or 'processor default'} "
+          f"min_pixels={i.min_pixels or 'processor default'}")
     g = c.generation
     print(f"generation:    max_gen_toks={g.max_tokens} temperature="
           f"{'provider default' if g.temperature is None else g.temperature} stop={list(g.stop)}"
@@ -165,12 +175,15 @@ def run_model(args: argparse.Namespace) -> int:
     limit = int(args.limit) if args.limit is not None and args.limit >= 1 else args.limit
     batch = int(args.batch_size) if args.batch_size and args.batch_size.isdigit() else args.batch_size
     c = _config(args.model)
-    p = plan(c, args.backend, model_path=args.model_path, base_url=args.base_url)
+    pixels = {"min_pixels": args.min_pixels, "max_pixels": args.max_pixels}
+    p = plan(c, args.backend, model_path=args.model_path, base_url=args.base_url, prompt_format=args.prompt_format,
+             pixels=pixels)
     if args.dry_run:
         print(json.dumps({"config": str(c.path), "row": c.name, "backend": p.kind,
                           "evaluator_backend": p.evaluator_backend, "model": p.model, "model_args": p.model_args,
                           "generation": p.gen.model_dump(mode="json", by_alias=True),
-                          "system_prompt": c.system_prompt, "tasks": args.tasks,
+                          "prompt_format": p.prompt_format.value, "system_prompt": c.system_prompt,
+                          "tasks": args.tasks,
                           "eval_command": p.eval_command(data=args.data, split=args.split, out=args.out,
                                                          tasks=args.tasks)}, indent=2))
         return 0
@@ -181,7 +194,8 @@ def run_model(args: argparse.Namespace) -> int:
         result = run(c, data=args.data, out=args.out, kind=args.backend, split=args.split, tasks=args.tasks,
                      images=args.images, limit=limit, model_path=args.model_path, base_url=args.base_url,
                      batch_size=batch, device=args.device, max_gen_toks=args.max_gen_toks, cache=args.cache,
-                     concurrency=args.concurrency, rpm=args.rpm, progress=not args.quiet)
+                     concurrency=args.concurrency, rpm=args.rpm, progress=not args.quiet,
+                     prompt_format=args.prompt_format, pixels=pixels)
     print((Path(result.out) / "table.md").read_text(encoding="utf-8"))
     print(f"\nrun folder: {result.out}  —  `scale-vqa baselines table {result.out}` puts it beside the published "
           "rows")

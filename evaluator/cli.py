@@ -7,6 +7,7 @@ import shlex
 from pathlib import Path
 
 from scale_vqa.errors import as_bad_input, require_extra
+from scale_vqa.formats import DEFAULT_FORMAT, SEED_SYSTEM_PROMPT, PromptFormat
 
 EVAL_MODULES = ("torch", "transformers", "lm_eval", "PIL")
 """What ``scale-vqa eval`` needs from the eval extra (torch is installed first, see the README)."""
@@ -41,14 +42,23 @@ def add_eval_parser(sub: argparse._SubParsersAction) -> None:
                         "read from the model's config before loading it; vllm: max_model_len): a budget that "
                         "leaves no room for the prompt is refused with the value to pass")
     p.add_argument("--name", help="row name in tables (default: the model's name)")
-    p.add_argument("--system", default="seed", metavar="TEXT",
-                   help="system prompt: 'seed' (default: the seed's ScaleReasoner-R1 prompt), 'none', or the text")
+    p.add_argument("--prompt-format", default=DEFAULT_FORMAT.value, choices=[f.value for f in PromptFormat],
+                   help="how items are written (default: seed, the seed's inference format that the published rows "
+                        "used; labelled: magnification labels and headers; seed_sft: the seed's SFT data format)")
+    p.add_argument("--system", default="default", metavar="TEXT",
+                   help="system prompt: 'default' (the format's own: the seed's ScaleReasoner-R1 prompt for seed and "
+                        "labelled, none for seed_sft), 'seed', 'none', or the text")
+    p.add_argument("--max-pixels", type=int, metavar="N",
+                   help="pixel budget per image (default: the model processor's own, as in the published runs); "
+                        "lower it for memory, e.g. 802816 = 1024 visual tokens of Qwen2.5-VL")
+    p.add_argument("--min-pixels", type=int, metavar="N", help="lower pixel bound per image (default: the processor's)")
     p.set_defaults(run=run_eval)
 
 
 def system_text(choice: str) -> str | None:
-    """``seed`` → None (the runner's default, the seed prompt), ``none`` → "", anything else as given."""
-    return {"seed": None, "none": ""}.get(choice, choice)
+    """``default`` → None (the format's own system prompt), ``seed`` → the seed's, ``none`` → "", anything else
+    as given."""
+    return {"default": None, "seed": SEED_SYSTEM_PROMPT, "none": ""}.get(choice, choice)
 
 
 def run_eval(args: argparse.Namespace) -> int:
@@ -67,17 +77,21 @@ def run_eval(args: argparse.Namespace) -> int:
         result = run_eval(args.model, args.model_args, source=args.data, split=args.split, tasks=args.tasks,
                           out=args.out, images=args.images, limit=limit, batch_size=batch, device=args.device,
                           max_gen_toks=args.max_gen_toks, subset=args.subset, name=args.name,
-                          system=system_text(args.system))
+                          system=system_text(args.system), prompt_format=args.prompt_format,
+                          pixels={"min_pixels": args.min_pixels, "max_pixels": args.max_pixels})
     print((result.out / "table.md").read_text(encoding="utf-8"))
     print(f"\nrun folder: {result.out} (results.json, samples_*.jsonl, predictions_*.jsonl, key.json, table.md)")
     return 0
 
 
 def add_report_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("report", help="compare scale-vqa eval runs: variants, image gain, cross-scale gain",
+    p = sub.add_parser("report", help="compare scale-vqa eval runs: variants, image gain, cross-scale gain, "
+                                      "prompt formats",
                        description="Table of every run folder's variants (macro accuracy per dimension) and, per "
                                    "run, the image gain (all scales − no images), cross-scale gain (all scales − "
-                                   "best single scale) and shuffle drop, with 95% paired-bootstrap intervals.")
+                                   "best single scale) and shuffle drop; for runs of one model in different prompt "
+                                   "formats, the format effect per variant. All with 95% paired-bootstrap "
+                                   "intervals.")
     p.add_argument("runs", nargs="+", metavar="RUN_DIR", help="folders written by scale-vqa eval")
     p.set_defaults(run=run_report)
 

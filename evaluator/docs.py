@@ -4,12 +4,13 @@ A *source* is a dataset folder built by ``scale-vqa build`` (or a Hub id), or a 
 its images. Task loaders receive lm-eval's metadata, which includes every ``--model_args`` key, so our own keys
 are namespaced: ``scale_vqa_source`` (default: ``$SCALE_VQA_DATASET``), ``scale_vqa_split`` (default ``test``),
 ``scale_vqa_images`` (a release's image folder; default ``images/`` beside the MCQ file) and
-``scale_vqa_subset`` (a subset config of a built dataset or an MCQ file of ids, e.g. the audit's hard subset) and
-``scale_vqa_system`` (the system prompt; default the seed's, "" for none).
+``scale_vqa_subset`` (a subset config of a built dataset or an MCQ file of ids, e.g. the audit's hard subset),
+``scale_vqa_format`` (the prompt format, :mod:`scale_vqa.formats`: ``seed`` by default, ``labelled``,
+``seed_sft``) and ``scale_vqa_system`` (the system prompt; default the format's, "" for none).
 
 Each doc is plain JSON (so ``--log_samples`` output is traceable): the item id (a rotation id for CircularEval),
-the prompt text with one ``<image>`` per image, the system prompt, the gold letter as shown, and for each image
-the item it comes from (another region's for ``shuffled``), its scale and its release path.
+the prompt text with one ``<image>`` per image, its format, the system prompt, the gold letter as shown, and for
+each image the item it comes from (another region's for ``shuffled``), its scale and its release path.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from scale_vqa.dimensions import Dimension, Scale
+from scale_vqa.formats import DEFAULT_FORMAT, PromptFormat
 from scale_vqa.item import Item
 from scale_vqa.loading import SOURCE_ENV, item_from_row
 from scale_vqa.prompt import Variant, prompts_for, rotate_options, shuffled_donors, split_rotation_id
@@ -180,11 +182,13 @@ def source_from(kwargs: Mapping[str, Any]) -> Source:
 
 
 def make_docs(source: Source, variant: Variant | str, dimension: Dimension | str | None = None, *,
-              system: str | None = None) -> list[dict[str, Any]]:
+              system: str | None = None, prompt_format: PromptFormat | str | None = None) -> list[dict[str, Any]]:
     """The docs of one variant (one per prompt: four per item for ``circular``), optionally of one dimension.
 
-    `system`: the system prompt (None: the seed's; "": none)."""
+    `system`: the system prompt (None: the format's; "": none); `prompt_format`: None for the default (``seed``).
+    """
     variant = Variant(variant)
+    fmt = PromptFormat.parse(prompt_format or DEFAULT_FORMAT)
     dim = Dimension.parse(dimension) if isinstance(dimension, str) else dimension
     donors = source.donors if variant is Variant.SHUFFLED else {}
     docs = []
@@ -192,12 +196,15 @@ def make_docs(source: Source, variant: Variant | str, dimension: Dimension | str
         if dim is not None and item.dimension is not dim:
             continue
         donor = donors.get(item.id, item)
-        extra = {} if system is None else {"system": system or None}
+        extra: dict[str, Any] = {"prompt_format": fmt}
+        if system is not None:
+            extra["system"] = system or None
         for prompt in prompts_for(item, variant, donor=donor, **extra):
             image_item = donor.id if variant is Variant.SHUFFLED else item.id
             docs.append({
                 "id": prompt.item_id, "item_id": item.id, "dimension": item.dimension.value,
-                "variant": variant.value, "system": prompt.system or "", "text": prompt.text,
+                "variant": variant.value, "prompt_format": fmt.value, "system": prompt.system or "",
+                "text": prompt.text,
                 "letters": prompt.letters, "answer": prompt.answer,
                 "images": [{"item": image_item, "scale": s.scale.value, "path": s.path} for s in prompt.images],
                 "source": source.key,
@@ -211,7 +218,7 @@ def task_dataset(**kwargs: Any) -> dict[str, Any]:
 
     source = source_from(kwargs)
     docs = make_docs(source, kwargs.get("scale_vqa_variant", "standard"), kwargs.get("scale_vqa_dimension"),
-                     system=kwargs.get("scale_vqa_system"))
+                     system=kwargs.get("scale_vqa_system"), prompt_format=kwargs.get("scale_vqa_format"))
     if not docs:
         raise ValueError(f"no items of dimension {kwargs.get('scale_vqa_dimension')} in {source.key}")
     columns = {key: [doc[key] for doc in docs] for key in docs[0]}

@@ -6,10 +6,15 @@ each image only when its request is processed and releases it afterwards, and wr
 
 * ``results.json`` — lm-eval's results (per task and group: acc, acc_micro, acc_strict, format_rate);
 * ``samples_<task>.jsonl`` — lm-eval's logged samples (docs carry item ids and image paths);
-* ``predictions_<group>.jsonl`` — ``{"id", "prediction", "output", "dimension"}`` per prompt (``scale-vqa score``
-  reads these; ``key.json`` is the matching key), ``table.md`` — the seed paper's table per variant;
-* ``run.json`` — model, backend, arguments, tasks, data source, versions and timings, and its provenance (model id
-  and revision, package version, task hash, command, date: :mod:`evaluator.provenance`).
+* ``predictions_<group>.jsonl`` — ``{"id", "prediction", "output", "dimension", "variant", "prompt_format"}`` per
+  prompt (``scale-vqa score`` reads these; ``key.json`` is the matching key), ``table.md`` — the seed paper's
+  table per variant;
+* ``run.json`` — model, backend, arguments, tasks, data source, prompt format (``prompt_format``), the
+  effective image budget (``image_budget``: :mod:`evaluator.budget`), versions and timings, and its
+  provenance (model id and revision, package version, task hash, command, date: :mod:`evaluator.provenance`).
+
+The prompt format is ``seed`` (the published rows' format, :mod:`scale_vqa.formats`) unless ``prompt_format``
+says otherwise; the pixel budget is the model processor's own unless ``min_pixels``/``max_pixels`` are given.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from typing import Any
 
 from scale_vqa.atomic import atomic_dir, atomic_write_text
 from scale_vqa.errors import BadInputError
+from scale_vqa.formats import DEFAULT_FORMAT, PromptFormat
 from scale_vqa.parse import parse_answer
 from scale_vqa.predictions import Prediction
 from scale_vqa.prompt import split_rotation_id
@@ -33,6 +39,7 @@ from scale_vqa.samples import sample_output
 from scale_vqa.scoring import ScoreReport, score
 from scale_vqa.variants import GROUPS, group_label, group_name, group_order
 
+from .budget import BudgetProbe
 from .docs import IMAGE_REF
 from .preflight import check_generation_budget, check_source, check_tasks
 from .provenance import provenance
@@ -41,13 +48,12 @@ from .taskgen import TASK_DIR
 
 BACKENDS: dict[str, str] = {"hf": "hf-multimodal", "vllm": "vllm-vlm", "openai": "scale-vqa-openai"}
 """``--model`` choice → lm-eval model name."""
-MAX_PIXELS = 1024 * 28 * 28
-"""Default image budget for Qwen-VL processors: ≤1024 visual tokens per image (Qwen's own default allows ~16 k)."""
+PIXEL_KEYS = ("min_pixels", "max_pixels")
+"""The explicit pixel budget (none by default: the model processor's own, as in the seed's inference examples)."""
 DEFAULT_ARGS: dict[str, dict[str, Any]] = {
-    "hf": {"max_images": 3, "interleave": True, "max_pixels": MAX_PIXELS},
-    # vllm-vlm hands unknown arguments to vllm.LLM: the pixel budget goes through mm_processor_kwargs
-    "vllm": {"max_images": 3, "interleave": True, "max_model_len": 16384,
-             "mm_processor_kwargs": {"max_pixels": MAX_PIXELS}},
+    "hf": {"max_images": 3, "interleave": True},
+    # vllm-vlm hands unknown arguments to vllm.LLM: a pixel budget goes through mm_processor_kwargs
+    "vllm": {"max_images": 3, "interleave": True, "max_model_len": 16384},
     "openai": {"max_images": 3, "num_concurrent": 8, "max_retries": 5, "timeout": 600},
 }
 """Arguments the runner adds unless ``--model-args`` sets them."""
@@ -77,14 +83,21 @@ def parse_model_args(text: str | dict[str, Any] | None) -> dict[str, Any]:
     return simple_parse_args_string(text or "")
 
 
-def model_arguments(backend: str, model_args: str | dict[str, Any] | None) -> dict[str, Any]:
-    """The backend's defaults under the user's arguments; refuses ``max_images`` below 3 (it drops images)."""
+def model_arguments(backend: str, model_args: str | dict[str, Any] | None,
+                    pixels: dict[str, int | None] | None = None) -> dict[str, Any]:
+    """The backend's defaults under the user's arguments, with an explicit pixel budget (`pixels`: ``min_pixels``
+    / ``max_pixels``, over any in `model_args`); refuses ``max_images`` below 3 (it drops images)."""
     if backend not in BACKENDS:
         raise BadInputError(f"unknown --model {backend!r}: choose one of {', '.join(BACKENDS)}")
-    args = {**DEFAULT_ARGS[backend], **parse_model_args(model_args)}
+    args = {**DEFAULT_ARGS[backend], **parse_model_args(model_args),
+            **{k: int(v) for k, v in (pixels or {}).items() if v is not None}}
     if backend == "vllm":
-        pixels = {k: args.pop(k) for k in ("min_pixels", "max_pixels") if k in args}
-        args["mm_processor_kwargs"] = {**args["mm_processor_kwargs"], **pixels}
+        budget = {k: args.pop(k) for k in PIXEL_KEYS if k in args}
+        if budget:
+            args["mm_processor_kwargs"] = {**(args.get("mm_processor_kwargs") or {}), **budget}
+    if backend == "openai" and "min_pixels" in args:
+        raise BadInputError("min_pixels: an OpenAI-compatible server resizes images itself (start it with its own "
+                            "limits); only max_pixels, a downscale before sending, applies to --model openai")
     if int(args["max_images"]) < 3:
         raise BadInputError(f"max_images={args['max_images']} would silently drop images 2–3 of every item; "
                          "Scale-VQA prompts carry 3 images (use max_images=3)")
@@ -157,20 +170,27 @@ def run_eval(backend: str, model_args: str | dict[str, Any] | None, *, source: s
              tasks: Sequence[str] | str | None = None, out: str | Path, images: str | None = None,
              limit: int | float | None = None, batch_size: int | str | None = None, device: str | None = None,
              max_gen_toks: int | None = None, subset: str | None = None, name: str | None = None,
-             system: str | None = None, lm: Any = None) -> RunResult:
+             system: str | None = None, prompt_format: PromptFormat | str | None = None,
+             pixels: dict[str, int | None] | None = None, lm: Any = None) -> RunResult:
     """Run lm-eval on `tasks` and write the run folder `out` (atomically: a failed run leaves no partial one).
 
-    `system`: the system prompt (None: the seed's, "": none). `lm`: an already built lm-eval model to use
-    instead of building `backend` (API clients of :mod:`baselines`, benchmarks, notebooks)."""
+    `prompt_format`: ``seed`` (None, the default), ``labelled`` or ``seed_sft``. `system`: the system prompt
+    (None: the format's, "": none). `pixels`: an explicit ``min_pixels``/``max_pixels`` budget (default: the
+    model processor's own). `lm`: an already built lm-eval model to use instead of building `backend` (API
+    clients of :mod:`baselines`, benchmarks, notebooks)."""
     t0 = time.perf_counter()
-    args = model_arguments(backend, model_args) if lm is None else parse_model_args(model_args)
+    try:
+        fmt = PromptFormat.parse(prompt_format or DEFAULT_FORMAT)
+    except ValueError as exc:
+        raise BadInputError(str(exc)) from None
+    args = model_arguments(backend, model_args, pixels) if lm is None else parse_model_args(model_args)
     check_source(source, split, images)  # before the model loads: a wrong --data or --split fails in seconds
     if lm is None:
         check_generation_budget(backend, args, max_gen_toks)
     import lm_eval
     from lm_eval.tasks import TaskManager
 
-    metadata = {"scale_vqa_source": str(source), "scale_vqa_split": split}
+    metadata = {"scale_vqa_source": str(source), "scale_vqa_split": split, "scale_vqa_format": fmt.value}
     if images:
         metadata["scale_vqa_images"] = str(images)
     if subset:
@@ -186,6 +206,7 @@ def run_eval(backend: str, model_args: str | dict[str, Any] | None, *, source: s
         with quiet_libraries():
             lm = build_model(backend, args, batch_size=batch_size, device=device)
     t_model = time.perf_counter()
+    probe = BudgetProbe(backend, lm, args)
     _serve_in_chunks(lm, CHUNK.get(backend, 64))
     first_request: list[float] = []
     inner = lm.generate_until
@@ -211,7 +232,8 @@ def run_eval(backend: str, model_args: str | dict[str, Any] | None, *, source: s
                 "model_args": {k: ("***" if "key" in k.lower() or "token" in k.lower() else v)
                                for k, v in args.items()},
                 "tasks": task_names, "source": str(source), "split": split, "limit": limit,
-                "max_gen_toks": max_gen_toks, "system_prompt": system, "lm_eval_version": lm_eval.__version__,
+                "max_gen_toks": max_gen_toks, "prompt_format": fmt.value, "system_prompt": system,
+                "image_budget": probe.record, "lm_eval_version": lm_eval.__version__,
                 "timings": timings, **provenance(args, lm),
                 "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     return write_run(results, run_meta, Path(out))
@@ -259,7 +281,8 @@ def write_run(results: dict[str, Any], meta: dict[str, Any], out: Path) -> RunRe
                 key_items[base] = source.by_id[base]
                 by_group.setdefault(_group_of(task), []).append({
                     "id": doc["id"], "prediction": parse_answer(output, doc["letters"]).letter, "output": output,
-                    "dimension": doc["dimension"], "variant": doc["variant"]})
+                    "dimension": doc["dimension"], "variant": doc["variant"],
+                    "prompt_format": doc.get("prompt_format", meta.get("prompt_format"))})
             atomic_write_text(tmp / f"samples_{task}.jsonl", "\n".join(lines) + "\n")
         reports: dict[str, ScoreReport] = {}
         for group, preds in sorted(by_group.items(), key=lambda kv: group_order(kv[0])):

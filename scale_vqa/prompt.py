@@ -1,13 +1,15 @@
 """The one way an item becomes model input, and its ablation variants. Pure functions, no model library.
 
-A :class:`Prompt` carries a system prompt, user text with one ``<image>`` placeholder per image (each after
-a label naming its magnification), and the image references in placeholder order. Variants:
+A :class:`Prompt` carries a system prompt, user text with one ``<image>`` placeholder per image, and the image
+references in placeholder order. The text comes from a *prompt format* (:mod:`scale_vqa.formats`: ``seed``, the
+default and the published rows' format; ``labelled``; ``seed_sft``); a *variant* applies on top of any format:
 
 * ``standard`` — all available scales, low → high;
 * ``blind`` — no images at all (the text-only counterpart of a score);
 * ``single_low`` / ``single_mid`` / ``single_high`` — one scale;
 * ``shuffled`` — the images of another region (see :func:`shuffled_donors`);
-* ``circular`` — one prompt per rotation of the options (CircularEval; see :func:`rotate_options`).
+* ``circular`` — one prompt per rotation of the options (CircularEval; see :func:`rotate_options`);
+* ``no_question`` — all images and the options, without the question (the images + options shortcut).
 """
 
 from __future__ import annotations
@@ -15,27 +17,27 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from types import EllipsisType
 from typing import Any
 
 from .dimensions import SCALES, Scale
+from .formats import (
+    ANSWER_INSTRUCTION,
+    DEFAULT_FORMAT,
+    SEED_SFT_INSTRUCTION,
+    SEED_SYSTEM_PROMPT,
+    PromptFormat,
+    format_options,
+)
 from .item import ImageRefs, Item
 from .release import IMAGE_PLACEHOLDER
 from .variants import Variant
 
-SEED_SYSTEM_PROMPT = (
-    "You are a pathology expert. Read the question and options about the image carefully. "
-    "Think step by step inside <think> </think>. Then output ONLY the SINGLE best option letter "
-    "inside <answer> </answer>.\n"
-    "Example: <think>Your reasoning</think> <answer>A</answer>. "
-    "Do not include the option text or any extra words inside <answer> </answer> tags."
-)
-"""ScaleReasoner-R1's inference system prompt, verbatim from the seed repository's README
-(iMVR-PL/ScaleReasoner-R1, section "Inference")."""
+__all__ = ["ANSWER_INSTRUCTION", "DEFAULT_FORMAT", "SEED_SFT_INSTRUCTION", "SEED_SYSTEM_PROMPT", "ImageSlot",
+           "Prompt", "PromptFormat", "Variant", "build_prompt", "circular_items", "format_options",
+           "interleave_images", "prompts_for", "rotate_options", "rotation_id", "shuffled_donors",
+           "split_rotation_id", "text_part"]
 
-ANSWER_INSTRUCTION = (
-    "Think step by step inside <think> </think>, then give only the letter of the single best option "
-    "inside <answer> </answer>."
-)
 ROTATION_SEP = "/rot"
 
 
@@ -84,6 +86,7 @@ class Prompt:
     answer: str
     """Gold letter as shown in this prompt (differs from the item's after an option rotation)."""
     variant: Variant = Variant.STANDARD
+    prompt_format: PromptFormat = DEFAULT_FORMAT
 
     def segments(self) -> list[str | ImageSlot]:
         """Text pieces and images interleaved in reading order (empty text pieces dropped)."""
@@ -101,31 +104,24 @@ class Prompt:
         return messages
 
 
-def format_options(options: Sequence[str], letters: str) -> str:
-    """Lettered option lines, ``(A) text``, as in the seed's inference example."""
-    return "\n".join(f"({letter}) {text}" for letter, text in zip(letters, options, strict=True))
-
-
 def build_prompt(item: Item, *, scales: Iterable[Scale] = SCALES, images: ImageRefs | None = None,
-                 system: str | None = SEED_SYSTEM_PROMPT, instruction: str = ANSWER_INSTRUCTION,
+                 system: str | EllipsisType | None = ..., prompt_format: PromptFormat | str = DEFAULT_FORMAT,
                  variant: Variant = Variant.STANDARD) -> Prompt:
-    """The prompt for `item`, showing `scales` (low → high) taken from `images` (default: the item's own).
+    """The prompt for `item` in `prompt_format`, showing `scales` (low → high) taken from `images` (default: the
+    item's own), with the question unless `variant` is ``no_question``.
 
-    A scale whose image is missing is dropped together with its label and placeholder.
+    `system`: the system prompt (default: the format's own; None: no system turn). A scale whose image is
+    missing is dropped together with its placeholder (and, in ``labelled``, its label).
     """
+    fmt = PromptFormat.parse(prompt_format)
+    variant = Variant(variant)
     refs = item.images if images is None else images
     wanted = set(scales)
     slots = tuple(ImageSlot(s, p) for s, p in refs if s in wanted and p is not None)
-    lines: list[str] = []
-    if slots:
-        n = len(slots)
-        lines.append(f"You are shown one region of a pathology slide at {n} magnification{'s' * (n > 1)}.")
-        lines.extend(f"{slot.scale.label}: {IMAGE_PLACEHOLDER}" for slot in slots)
-        lines.append("")
-    lines += [f"Question: {item.question.strip()}", "Options:", format_options(item.options, item.letters)]
-    if instruction:
-        lines += ["", instruction]
-    return Prompt(item.id, system, "\n".join(lines), slots, item.letters, item.answer, variant)
+    question = item.question if variant.shows_question else None
+    text = fmt.spec.render([slot.scale for slot in slots], question, item.options, item.letters)
+    return Prompt(item.id, fmt.spec.system if system is ... else system, text, slots, item.letters, item.answer,
+                  variant, fmt)
 
 
 def rotation_id(item_id: str, k: int) -> str:
@@ -191,7 +187,8 @@ def prompts_for(item: Item, variant: Variant | str, *, donor: Item | None = None
                 **kwargs: Any) -> list[Prompt]:
     """The prompt(s) of one item under a variant: one prompt, or one per rotation for ``circular``.
 
-    ``shuffled`` needs the `donor` from :func:`shuffled_donors`.
+    ``shuffled`` needs the `donor` from :func:`shuffled_donors`; `kwargs` go to :func:`build_prompt`
+    (``prompt_format``, ``system``).
     """
     variant = Variant(variant)
     if variant is Variant.CIRCULAR:

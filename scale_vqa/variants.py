@@ -1,6 +1,7 @@
 """Ablation variants of a prompt, the evaluator groups that run them, and their labels: one home for all three.
 
-A *variant* says which images an item's prompt shows (:class:`Variant`). The evaluator runs each variant as an
+A *variant* says which images an item's prompt shows, and whether it shows the question (:class:`Variant`); it
+applies on top of any prompt format (:mod:`scale_vqa.formats`). The evaluator runs each variant as an
 lm-eval *group* named ``scale_vqa`` + ``_`` + its *suffix* (``scale_vqa_blind`` …); the hard subset is a group of
 its own that shows every image. Tables, reports and the leaderboard label a group with :data:`LABELS`.
 """
@@ -16,7 +17,8 @@ PREFIX = "scale_vqa"
 
 
 class Variant(StrEnum):
-    """Which images a prompt shows (and, for ``circular``, one prompt per option rotation)."""
+    """Which images a prompt shows (and, for ``circular``, one prompt per option rotation; for ``no_question``,
+    the images and options without the question)."""
 
     STANDARD = "standard"
     BLIND = "blind"
@@ -25,6 +27,7 @@ class Variant(StrEnum):
     SINGLE_HIGH = "single_high"
     SHUFFLED = "shuffled"
     CIRCULAR = "circular"
+    NO_QUESTION = "no_question"
 
     @property
     def scales(self) -> tuple[Scale, ...]:
@@ -34,6 +37,11 @@ class Variant(StrEnum):
         if self.value.startswith("single_"):
             return (Scale.parse(self.value.removeprefix("single_")),)
         return SCALES
+
+    @property
+    def shows_question(self) -> bool:
+        """False only for ``no_question`` (it measures the images + options shortcut)."""
+        return self is not Variant.NO_QUESTION
 
     @property
     def description(self) -> str:
@@ -46,18 +54,20 @@ DESCRIPTIONS: dict[Variant, str] = {
     Variant.SINGLE_LOW: "the 1× image only", Variant.SINGLE_MID: "the 4× image only",
     Variant.SINGLE_HIGH: "the 20× image only", Variant.SHUFFLED: "another region's images",
     Variant.CIRCULAR: "all three images, every option rotation",
+    Variant.NO_QUESTION: "all three images and the options, no question",
 }
 
 GROUPS: dict[str, Variant] = {
     "": Variant.STANDARD, "circular": Variant.CIRCULAR, "blind": Variant.BLIND, "single_low": Variant.SINGLE_LOW,
     "single_mid": Variant.SINGLE_MID, "single_high": Variant.SINGLE_HIGH, "shuffled": Variant.SHUFFLED,
-    "hard": Variant.STANDARD,
+    "no_question": Variant.NO_QUESTION, "hard": Variant.STANDARD,
 }
 """Evaluator group suffix → the prompt variant it runs, in report order (``hard``: the audit's hard subset)."""
 
 LABELS: dict[str, str] = {
     "": "all scales", "blind": "blind: no images", "single_low": "1× only", "single_mid": "4× only",
-    "single_high": "20× only", "shuffled": "shuffled images", "circular": "CircularEval", "hard": "hard subset",
+    "single_high": "20× only", "shuffled": "shuffled images", "circular": "CircularEval", "no_question": "no question",
+    "hard": "hard subset",
 }
 """Evaluator group suffix → its label in tables and reports."""
 

@@ -67,7 +67,8 @@ def run_train(args: argparse.Namespace) -> int:
         processor = load_processor(config.model, config)
         _, stats = load_prepared(config.data.source, config.data.split, processor, kind=args.method,
                                  max_prompt_tokens=config.data.max_prompt_tokens,
-                                 allow_no_images=config.data.allow_no_images, limit=config.data.limit)
+                                 allow_no_images=config.data.allow_no_images, limit=config.data.limit,
+                                 prompt_format=config.data.prompt_format)
         print(stats.summary())
         return 0
     module = grpo if args.method == "grpo" else sft

@@ -133,7 +133,8 @@ def prepare_inputs(config: TrainConfig, args: Any, kind: str, processor: Any = N
             train_dataset, stats = load_prepared(config.data.source, config.data.split, processor, kind=kind,
                                                  max_prompt_tokens=config.data.max_prompt_tokens,
                                                  allow_no_images=config.data.allow_no_images,
-                                                 limit=config.data.limit)
+                                                 limit=config.data.limit,
+                                                 prompt_format=config.data.prompt_format)
         if args.process_index == 0:
             print(stats.summary())
     return processor, train_dataset, stats

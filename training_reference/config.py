@@ -81,6 +81,10 @@ class DataConfig(_Section):
     """Use only the first N rows (smoke runs)."""
     prompts_per_step: int | None = None
     """Prompts per optimizer step across all devices; sets gradient_accumulation_steps from the world size."""
+    prompt_format: Literal["seed", "labelled", "seed_sft"] = "seed"
+    """The prompt format (:mod:`scale_vqa.formats`): ``seed``, the seed's inference format (its RL data format is
+    unpublished; the inference format is the best evidence), ``seed_sft`` (the seed's SFT data format) or
+    ``labelled``."""
 
 
 class RewardConfig(_Section):

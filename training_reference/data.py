@@ -1,8 +1,13 @@
 """Built dataset (``scale-vqa build``) → TRL conversational examples with an ``images`` list column.
 
-Every prompt comes from the core :func:`scale_vqa.prompt.build_prompt` (system = the seed's system prompt): the
-user turn interleaves each magnification label with its image, low → high, in exactly the core's order, so
-training, the evaluator and the leaderboard see the same text. Image bytes are passed through untouched.
+Every prompt comes from the core :func:`scale_vqa.prompt.build_prompt`, in a named prompt format
+(:mod:`scale_vqa.formats`), with the images at the core's placeholders, low → high, so training, the evaluator and
+the leaderboard see the same text. The default is ``seed``, the seed's inference format (its system prompt, the
+three images first, then ``"{question}\n(A) …"``): the seed's RL data (``rl_parquet/train.parquet``) is not
+published, so its prompt format is unknown, and the README's inference format, which the model is evaluated with,
+is the best evidence for it. ``seed_sft`` is the seed's SFT data format (its instruction asks for a
+``<description>`` block before ``<think>``; the SFT target built here has no such block); ``labelled`` is
+Scale-VQA's earlier format. Image bytes are passed through untouched.
 
 Rows are dropped, and counted in :class:`DataStats`, when their prompt (image tokens included, as the
 processor expands them) is longer than ``max_prompt_tokens`` (TRL has no ``max_prompt_length``; truncating
@@ -14,13 +19,15 @@ from __future__ import annotations
 
 import io
 from dataclasses import asdict, dataclass
+from types import EllipsisType
 from typing import Any, Literal
 
 from scale_vqa.dimensions import SCALES
 from scale_vqa.errors import BadInputError
+from scale_vqa.formats import DEFAULT_FORMAT, PromptFormat
 from scale_vqa.item import ImageRefs, Item
 from scale_vqa.loading import item_from_row
-from scale_vqa.prompt import SEED_SYSTEM_PROMPT, Prompt, build_prompt
+from scale_vqa.prompt import Prompt, build_prompt
 from scale_vqa.release import canonical_split
 
 Kind = Literal["grpo", "sft"]
@@ -45,9 +52,11 @@ class DataStats:
     longest_kept: int = 0
     longest_seen: int = 0
     max_prompt_tokens: int = 0
+    prompt_format: str = DEFAULT_FORMAT.value
 
     def summary(self) -> str:
-        return (f"{self.source} [{self.split}]: kept {self.kept}/{self.n_rows} prompts; dropped "
+        return (f"{self.source} [{self.split}] ({self.prompt_format} format): kept {self.kept}/{self.n_rows} prompts; "
+                f"dropped "
                 f"{self.dropped_too_long} over {self.max_prompt_tokens} tokens (longest seen {self.longest_seen}), "
                 f"{self.dropped_no_images} without images, {self.dropped_no_rationale} without a rationale")
 
@@ -77,10 +86,13 @@ def prompt_messages(prompt: Prompt) -> list[dict[str, Any]]:
     return messages
 
 
-def example(row: dict[str, Any], kind: Kind = "grpo", system: str | None = SEED_SYSTEM_PROMPT) -> dict[str, Any]:
-    """One training example from a row whose image columns are undecoded (``{"bytes", "path"}``) or decoded."""
+def example(row: dict[str, Any], kind: Kind = "grpo", system: str | EllipsisType | None = ...,
+            prompt_format: PromptFormat | str = DEFAULT_FORMAT) -> dict[str, Any]:
+    """One training example from a row whose image columns are undecoded (``{"bytes", "path"}``) or decoded.
+
+    `system`: the system prompt (default: the format's own; None: no system turn)."""
     item = row_item(row)
-    prompt = build_prompt(item, system=system)
+    prompt = build_prompt(item, system=system, prompt_format=prompt_format)
     images = [row[slot.scale.value] for slot in prompt.images]
     out: dict[str, Any] = {"prompt": prompt_messages(prompt), "images": images, "id": item.id}
     if kind == "grpo":
@@ -155,8 +167,8 @@ def features(kind: Kind = "grpo") -> Any:
 
 
 def _mapped(row: dict[str, Any], *, kind: Kind, length: PromptLength, image_cols: list[str],
-            allow_no_images: bool, max_prompt_tokens: int) -> dict[str, Any]:
-    ex = example(row, kind)
+            allow_no_images: bool, max_prompt_tokens: int, prompt_format: str) -> dict[str, Any]:
+    ex = example(row, kind, prompt_format=prompt_format)
     ex["prompt_tokens"], ex["drop"] = 0, ""
     if not any(row.get(c) is not None for c in image_cols) and not allow_no_images:
         ex["drop"] = "no_images"
@@ -171,12 +183,18 @@ def _mapped(row: dict[str, Any], *, kind: Kind, length: PromptLength, image_cols
 
 def prepare(dataset: Any, processor: Any, *, kind: Kind = "grpo", max_prompt_tokens: int = 5120,
             allow_no_images: bool = False, limit: int | None = None, source: str = "dataset",
-            split: str = "train", num_proc: int | None = None) -> tuple[Any, DataStats]:
+            split: str = "train", num_proc: int | None = None,
+            prompt_format: PromptFormat | str | None = None) -> tuple[Any, DataStats]:
     """A built split (``datasets.Dataset``) → (TRL-ready ``Dataset``, :class:`DataStats`).
 
-    Streams through the datasets cache (image bytes are never all in memory)."""
+    `prompt_format`: None for the default (``seed``). Streams through the datasets cache (image bytes are never
+    all in memory)."""
     from datasets import Image
 
+    try:
+        fmt = PromptFormat.parse(prompt_format or DEFAULT_FORMAT)
+    except ValueError as exc:
+        raise DataError(f"data.prompt_format: {exc}") from None
     missing = [c for c in ("id", "question", "options", "answer", "dimension") if c not in dataset.column_names]
     if missing:
         raise DataError(f"{source} [{split}]: not a built Scale-VQA dataset (missing column(s) {', '.join(missing)})")
@@ -187,13 +205,15 @@ def prepare(dataset: Any, processor: Any, *, kind: Kind = "grpo", max_prompt_tok
         dataset = dataset.cast_column(col, Image(decode=False))
     mapped = dataset.map(_mapped, remove_columns=dataset.column_names, features=features(kind), num_proc=num_proc,
                          fn_kwargs={"kind": kind, "length": PromptLength(processor), "image_cols": image_cols,
-                                    "allow_no_images": allow_no_images, "max_prompt_tokens": max_prompt_tokens},
+                                    "allow_no_images": allow_no_images, "max_prompt_tokens": max_prompt_tokens,
+                                    "prompt_format": fmt.value},
                          desc="preparing prompts")
     drops, lengths = mapped["drop"], mapped["prompt_tokens"]
     if drops and drops.count("no_images") == len(drops):
         raise DataError(f"{source} [{split}]: the dataset has no images (was it built without them?); GRPO on "
                         "text alone is not the recipe. Set data.allow_no_images=true to train on text anyway")
     stats = DataStats(source, split, n_rows=dataset.num_rows, max_prompt_tokens=max_prompt_tokens,
+                      prompt_format=fmt.value,
                       kept=drops.count(""), dropped_too_long=drops.count("too_long"),
                       dropped_no_images=drops.count("no_images"), dropped_no_rationale=drops.count("no_rationale"),
                       longest_kept=max((n for n, d in zip(lengths, drops, strict=True) if not d), default=0),
@@ -220,7 +240,8 @@ def check_split(source: str, split: str) -> None:
 
 
 def load_prepared(source: str, split: str, processor: Any, *, kind: Kind = "grpo", max_prompt_tokens: int = 5120,
-                  allow_no_images: bool = False, limit: int | None = None) -> tuple[Any, DataStats]:
+                  allow_no_images: bool = False, limit: int | None = None,
+                  prompt_format: PromptFormat | str | None = None) -> tuple[Any, DataStats]:
     """Load a split with :func:`scale_vqa.load` and :func:`prepare` it."""
     from scale_vqa.loading import load
 
@@ -230,4 +251,5 @@ def load_prepared(source: str, split: str, processor: Any, *, kind: Kind = "grpo
     except (ValueError, FileNotFoundError) as exc:
         raise DataError(f"data.source {source!r}: {exc}") from None
     return prepare(dataset, processor, kind=kind, max_prompt_tokens=max_prompt_tokens,
-                   allow_no_images=allow_no_images, limit=limit, source=source, split=split)
+                   allow_no_images=allow_no_images, limit=limit, source=source, split=split,
+                   prompt_format=prompt_format)

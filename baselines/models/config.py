@@ -3,7 +3,8 @@ adds with ``--config FILE``), saying how its row is reproduced through the evalu
 
 A config names the model, the published row it reproduces, whether its weights load natively (``native``), sit
 behind an API (``api``) or need the authors' own code (``custom-code``: the notes say what runs and what not),
-the system prompt, image limits, generation settings, and one or more backends, the first being the default:
+the prompt format (``seed`` by default: the published rows'), the system prompt, image limits (none by default:
+the model processor's own pixel budget), generation settings, and one or more backends, the first being the default:
 
 * ``vllm`` — offline vLLM through lm-eval's ``vllm-vlm`` (GPU);
 * ``hf`` — transformers through lm-eval's ``hf-multimodal``;
@@ -27,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from evaluator.chat.settings import Generation
 from scale_vqa.config import ConfigError, problems_from_errors, read_toml, validate_config
 from scale_vqa.errors import BadInputError
-from scale_vqa.prompt import SEED_SYSTEM_PROMPT
+from scale_vqa.formats import DEFAULT_FORMAT, SEED_SYSTEM_PROMPT, PromptFormat
 
 MODELS_DIR = Path(__file__).parent
 BACKEND_KINDS: dict[str, str] = {
@@ -53,7 +54,7 @@ class Strict(BaseModel):
 class Images(Strict):
     max_images: int = 3
     max_pixels: int | None = None
-    """Pixel budget per image (Qwen-VL processors; API images are downscaled to it before sending)."""
+    """Pixel budget per image (None: the processor's own; API images are downscaled to it before sending)."""
     min_pixels: int | None = None
 
     @field_validator("max_images")
@@ -85,6 +86,8 @@ class ModelConfig(Strict):
     name: str
     model_id: str
     weights: Literal[WEIGHTS]  # type: ignore[valid-type]
+    prompt_format: PromptFormat = DEFAULT_FORMAT
+    """How items are written (:mod:`scale_vqa.formats`): ``seed`` (the published rows'), ``labelled``, ``seed_sft``."""
     system_prompt: str = "seed"
     """``seed``, ``none`` or the literal text."""
     published: str | None = None

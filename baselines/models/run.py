@@ -16,6 +16,7 @@ from typing import Any
 from baselines.models.config import API_KINDS, ModelConfig
 from evaluator.chat.settings import Generation
 from scale_vqa.errors import BadInputError
+from scale_vqa.formats import DEFAULT_FORMAT, PromptFormat
 
 EVALUATOR_BACKEND = {"vllm": "vllm", "hf": "hf", "server": "openai"}
 """Config backend kind → ``scale-vqa eval --model`` choice (API kinds run through their own lm-eval model)."""
@@ -46,9 +47,21 @@ class Plan:
         parts = ["scale-vqa", "eval", "--model", self.evaluator_backend, "--model-args", args, "--data", data,
                  "--split", split, "--tasks", tasks, "--max-gen-toks", str(self.gen.max_tokens),
                  "--name", self.config.name, "--out", out]
-        if self.config.system_prompt != "seed":
+        if self.prompt_format is not DEFAULT_FORMAT:
+            parts += ["--prompt-format", self.prompt_format.value]
+        if self.system is not None:
             parts += ["--system", self.config.system_prompt]
         return shlex.join(parts)
+
+    @property
+    def prompt_format(self) -> PromptFormat:
+        return self.config.prompt_format
+
+    @property
+    def system(self) -> str | None:
+        """The system prompt to pass, None when it is the format's own (the evaluator's default)."""
+        text = self.config.system_text
+        return None if text == (self.prompt_format.spec.system or "") else text
 
 
 def _arg(value: Any) -> str:
@@ -60,8 +73,21 @@ def _arg(value: Any) -> str:
 
 
 def plan(config: ModelConfig, kind: str | None = None, *, model_path: str | None = None,
-         base_url: str | None = None) -> Plan:
-    """Resolve the backend and its arguments; raises BadInputError with what to do when something is missing."""
+         base_url: str | None = None, prompt_format: PromptFormat | str | None = None,
+         pixels: dict[str, int | None] | None = None) -> Plan:
+    """Resolve the backend and its arguments; raises BadInputError with what to do when something is missing.
+
+    `prompt_format` and `pixels` (``min_pixels``/``max_pixels``) override the config's."""
+    overrides: dict[str, Any] = {}
+    if prompt_format is not None:
+        try:
+            overrides["prompt_format"] = PromptFormat.parse(prompt_format)
+        except ValueError as exc:
+            raise BadInputError(str(exc)) from None
+    budget = {k: v for k, v in (pixels or {}).items() if v is not None}
+    if budget:
+        overrides["images"] = config.images.model_copy(update=budget)
+    config = config.model_copy(update=overrides) if overrides else config
     backend = config.backend(kind)
     model = model_path or backend.model
     if not model:
@@ -80,6 +106,8 @@ def plan(config: ModelConfig, kind: str | None = None, *, model_path: str | None
     if backend.kind == "server":
         args = {"model": model, "base_url": base_url or backend.base_url, "max_images": config.images.max_images,
                 **backend.args}
+        if config.images.max_pixels is not None:  # the server resizes itself; this downscales before sending
+            args["max_pixels"] = config.images.max_pixels
     else:
         args = {"pretrained": model, "max_images": config.images.max_images, **backend.args}
         for key in ("max_pixels", "min_pixels"):
@@ -113,17 +141,20 @@ def run_model(config: ModelConfig, *, data: str, out: str | Path, kind: str | No
               tasks: str | None = None, images: str | None = None, limit: int | float | None = None,
               model_path: str | None = None, base_url: str | None = None, batch_size: int | str | None = None,
               device: str | None = None, max_gen_toks: int | None = None, cache: str | Path | None = None,
-              concurrency: int = 4, rpm: float = 0.0, progress: bool = True) -> Any:
-    """Run the config's row (and, by default, its blind counterpart) and write the run folder `out`."""
+              concurrency: int = 4, rpm: float = 0.0, progress: bool = True,
+              prompt_format: PromptFormat | str | None = None, pixels: dict[str, int | None] | None = None) -> Any:
+    """Run the config's row (and, by default, its blind counterpart) and write the run folder `out`.
+
+    `prompt_format` and `pixels` override the config's (default: ``seed`` and the processor's own budget)."""
     from evaluator.runner import run_eval
 
-    p = plan(config, kind, model_path=model_path, base_url=base_url)
+    p = plan(config, kind, model_path=model_path, base_url=base_url, prompt_format=prompt_format, pixels=pixels)
     lm = None
     if p.kind in API_KINDS:
         lm = api_model(p, cache=cache or cache_path(out), concurrency=concurrency, rpm=rpm, progress=progress)
-    record = {"model": p.model, "backend": p.kind, "max_pixels": config.images.max_pixels,
+    record = {"model": p.model, "backend": p.kind, "max_pixels": p.config.images.max_pixels,
               **p.gen.model_dump(mode="json", exclude={"max_tokens"})}  # what an API run.json records
     return run_eval(p.evaluator_backend, p.model_args if lm is None else record, source=data,
                     split=split, tasks=tasks or DEFAULT_TASKS, out=out, images=images, limit=limit,
                     batch_size=batch_size, device=device, max_gen_toks=max_gen_toks or p.gen.max_tokens,
-                    name=config.name, system=None if config.system_prompt == "seed" else config.system_text, lm=lm)
+                    name=config.name, system=p.system, prompt_format=p.prompt_format, lm=lm)

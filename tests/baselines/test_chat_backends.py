@@ -42,7 +42,6 @@ from tests.helpers.tiny_vlm import IMAGE_SIZES, REPLY
 KEY_VARS = ("OPENAI_API_KEY", "OPENAI_BASE_URL", "GEMINI_API_KEY", "DASHSCOPE_API_KEY")
 SCALE_ORDER = [IMAGE_SIZES[s] for s in ("low_mag", "mid_mag", "high_mag")]
 """(width, height) of the low, mid and high magnification images: distinct, so sizes reveal the order."""
-LABELS = ["Low magnification (1×): ", "Mid magnification (4×): ", "High magnification (20×): "]
 MAX_GEN_TOKS = 24
 
 
@@ -232,21 +231,20 @@ def image_size(url: str) -> tuple[int, int]:
 
 def check_images_in_placeholder_order(forwarded: list[dict[str, Any]], n_with_images: int,
                                       sizes: list[tuple[int, int]] = SCALE_ORDER) -> None:
-    """Requests that reached the served model: `n_with_images` carry the three scales, each right after its label
-    (the rest are the blind prompts: text only, no placeholder left)."""
+    """Requests that reached the served model: `n_with_images` carry the three scales, low → high, then the text
+    (the seed format: the seed README's structure); the rest are the blind prompts: text only, no placeholder
+    left."""
     with_images = 0
     for payload in forwarded:
         content = payload["messages"][-1]["content"]
         parts = [{"type": "text", "text": content}] if isinstance(content, str) else content
         kinds = [p["type"] for p in parts]
         if "image_url" not in kinds:
-            assert "<image>" not in json.dumps(payload) and "magnification (1×)" not in json.dumps(payload)
+            assert "<image>" not in json.dumps(payload) and "\n(A) " in parts[-1]["text"]
             continue
         with_images += 1
-        assert kinds == ["text", "image_url", "text", "image_url", "text", "image_url", "text"]
-        texts = [p["text"] for p in parts if p["type"] == "text"]
-        assert "<image>" not in "".join(texts)
-        assert [t.endswith(label) for t, label in zip(texts, LABELS, strict=False)] == [True] * 3
+        assert kinds == ["image_url", "image_url", "image_url", "text"]
+        assert "<image>" not in parts[-1]["text"] and parts[-1]["text"].startswith("Question ")
         assert [image_size(p["image_url"]["url"]) for p in parts if p["type"] == "image_url"] == sizes
     assert with_images == n_with_images
 
@@ -343,7 +341,7 @@ def test_gemini_sdk_through_the_evaluator(setup: Setup, proxy: Proxy, tmp_path: 
     multimodal = [rec["body"]["contents"][0]["parts"] for rec in proxy.received
                   if any("inlineData" in p or "inline_data" in p for p in rec["body"]["contents"][0]["parts"])]
     assert len(multimodal) == 5
-    assert all([("text" in p) for p in parts] == [True, False] * 3 + [True] for parts in multimodal)
+    assert all([("text" in p) for p in parts] == [False] * 3 + [True] for parts in multimodal)  # the seed format
     assert json.loads((tmp_path / "run" / "results.json").read_text())["config"]["torch_seed"] is None
 
 
@@ -367,7 +365,7 @@ def test_dashscope_sdk_through_the_evaluator(setup: Setup, proxy: Proxy, tmp_pat
         assert params["max_tokens"] == MAX_GEN_TOKS and params["stop"] == ["</answer>"] and params["temperature"] == 0
         if rec["path"].endswith("multimodal-generation/generation"):
             parts = rec["body"]["input"]["messages"][-1]["content"]
-            assert [next(iter(p)) for p in parts] == ["text", "image"] * 3 + ["text"]
+            assert [next(iter(p)) for p in parts] == ["image"] * 3 + ["text"]  # the seed format: images first
             assert all(p["image"].startswith("data:image/jpeg;base64,") for p in parts if "image" in p)
     # the served model's reasoning came back apart (reasoning_content) and the backend put it back in front
     assert all(p["output"].startswith("<think>Dense fibrosis.</think>")
@@ -514,7 +512,8 @@ def test_registry_api_rows_run_from_the_command_line(setup: Setup, proxy: Proxy,
         assert "temperature" not in sent["generationConfig"]
     meta = json.loads((out / "run.json").read_text())
     assert meta["name"] == cfg.name and meta["model_args"]["backend"] == backend
-    assert meta["model_args"]["max_pixels"] == cfg.images.max_pixels
+    assert meta["model_args"]["max_pixels"] is None  # images sent as they are: the provider's own budget
+    assert meta["prompt_format"] == "seed"
     assert (tmp_path / "run.cache.sqlite").is_file()
     proxy.clear()
     assert main(argv) == 0  # resumed entirely from the cache

@@ -279,7 +279,8 @@ def test_image_variants_send_every_image_in_placeholder_order(tmp_path: Path) ->
     assert images[0].startswith("data:image/jpeg;base64,") and images[2].startswith("data:image/png;base64,")
     assert [base64.b64decode(u.split(",", 1)[1])[:1] for u in images] == [b"\x00", b"\x01", b"\x02"]
     texts = [p["text"] for p in parts if p["type"] == "text"]
-    assert "Low magnification (1×):" in texts[0] and "<image>" not in "".join(texts)
+    assert [p["type"] for p in parts] == ["image_url"] * 3 + ["text"]  # the seed format: images first
+    assert texts[0].startswith(item.question) and "<image>" not in "".join(texts)
     single = LLMAnswerer(backend, variant="single_high", image_root=tmp_path, progress=False)
     assert sum(p["type"] == "image_url" for p in single.messages(item)[-1]["content"]) == 1
     (tmp_path / item.images.mid_mag).unlink()

@@ -58,6 +58,24 @@ def test_every_shipped_config_loads_and_plans_each_backend(path: Path) -> None:
     assert cfg.command().startswith(f"scale-vqa baselines run {cfg.key} ")
 
 
+def test_shipped_configs_use_the_seed_format_and_the_processor_budget() -> None:
+    for cfg in model_configs().values():
+        assert cfg.prompt_format.value == "seed"
+        assert cfg.images.max_pixels is None and cfg.images.min_pixels is None, cfg.key
+        if "server" in cfg.backends:
+            assert "max_pixels" not in (cfg.backend("server").serve or ""), cfg.key
+    cfg = find_model_config("qwen2.5-vl-7b")
+    assert "--prompt-format" not in plan(cfg, "hf").eval_command(data="D", split="test", out="o")
+    p = plan(cfg, "hf", prompt_format="labelled", pixels={"max_pixels": 401408, "min_pixels": None})
+    assert p.model_args["max_pixels"] == 401408 and "min_pixels" not in p.model_args
+    cmd = p.eval_command(data="D", split="test", out="o")
+    assert "--prompt-format labelled" in cmd and "max_pixels=401408" in cmd and "--system" not in cmd
+    sft = plan(cfg, "vllm", prompt_format="seed_sft")  # seed_sft has no system turn: the config's is passed on
+    assert sft.system is not None and "--system seed" in sft.eval_command(data="D", split="test", out="o")
+    with pytest.raises(ValueError, match="unknown prompt format 'x'"):
+        plan(cfg, "hf", prompt_format="x")
+
+
 def test_the_registry_covers_the_seed_table() -> None:
     configs = model_configs()
     assert {c.published for c in configs.values()} == {r.model for r in published_rows()}
@@ -329,7 +347,8 @@ def test_hf_backend_reproduces_a_row_end_to_end(tiny_vlm: Path, release: Path, t
     assert "ScaleReasoner-R1 (all scales)" in capsys.readouterr().out
     meta = json.loads((out / "run.json").read_text())
     assert meta["name"] == "ScaleReasoner-R1" and meta["system_prompt"] == ""
-    assert meta["model_args"]["max_pixels"] == 802816
+    assert meta["prompt_format"] == "seed" and "max_pixels" not in meta["model_args"]  # the processor's budget
+    assert meta["image_budget"]["source"] == "processor default" and meta["image_budget"]["visual_tokens_per_image"]
     sample = json.loads((out / "samples_scale_vqa_diagnosis.jsonl").read_text().splitlines()[0])
     assert sample["doc"]["system"] == ""  # the config's system prompt ("none") reached the prompts
     rows = {r.variant: r for r in folder_rows(out)}

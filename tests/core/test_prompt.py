@@ -9,6 +9,7 @@ from scale_vqa.item import ImageRefs
 from scale_vqa.prompt import (
     SEED_SYSTEM_PROMPT,
     ImageSlot,
+    PromptFormat,
     Variant,
     build_prompt,
     circular_items,
@@ -23,9 +24,18 @@ from scale_vqa.release import IMAGE_PLACEHOLDER, load_items
 from tests.helpers.items import make_item
 
 
-def test_standard_prompt_labels_images_in_order() -> None:
+def test_default_prompt_is_the_seed_format_images_first() -> None:
     item = make_item(3, Dimension.LOCALIZATION, "C")
     p = build_prompt(item)
+    assert p.prompt_format is PromptFormat.SEED and p.system == SEED_SYSTEM_PROMPT
+    assert [s.scale for s in p.images] == [Scale.LOW, Scale.MID, Scale.HIGH]
+    assert p.text == "<image>" * 3 + item.question + "\n" + "\n".join(f"({k}) {v}" for k, v in item.option_map.items())
+    assert "magnification" not in p.text and "<answer>" not in p.text
+
+
+def test_labelled_prompt_labels_images_in_order() -> None:
+    item = make_item(3, Dimension.LOCALIZATION, "C")
+    p = build_prompt(item, prompt_format="labelled")
     assert p.system == SEED_SYSTEM_PROMPT
     assert p.text.count(IMAGE_PLACEHOLDER) == 3
     assert [s.scale for s in p.images] == [Scale.LOW, Scale.MID, Scale.HIGH]
@@ -40,7 +50,7 @@ def test_standard_prompt_labels_images_in_order() -> None:
 
 
 def test_segments_and_messages_interleave_images_at_their_labels() -> None:
-    p = build_prompt(make_item(1, Dimension.DIAGNOSIS))
+    p = build_prompt(make_item(1, Dimension.DIAGNOSIS), prompt_format="labelled")
     segs = p.segments()
     kinds = ["img" if isinstance(s, ImageSlot) else "txt" for s in segs]
     assert kinds == ["txt", "img", "txt", "img", "txt", "img", "txt"]
@@ -53,14 +63,18 @@ def test_segments_and_messages_interleave_images_at_their_labels() -> None:
     assert parts[1]["image_url"]["url"] == p.images[0].path
     no_system = build_prompt(make_item(1, Dimension.DIAGNOSIS), system=None).messages(lambda s: {})
     assert [m["role"] for m in no_system] == ["user"]
+    seed = build_prompt(make_item(1, Dimension.DIAGNOSIS)).messages(lambda slot: {"type": "image"})
+    assert [part["type"] for part in seed[1]["content"]] == ["image", "image", "image", "text"]
 
 
 def test_missing_image_drops_label_and_placeholder() -> None:
     item = make_item(1, Dimension.DIAGNOSIS).with_(images=ImageRefs("a.jpg", "b.jpg", None))
-    p = build_prompt(item)
+    p = build_prompt(item, prompt_format="labelled")
     assert p.text.count(IMAGE_PLACEHOLDER) == len(p.images) == 2
     assert "High magnification" not in p.text
     assert "2 magnifications" in p.text
+    seed = build_prompt(item)
+    assert [s.path for s in seed.images] == ["a.jpg", "b.jpg"] and seed.text.startswith("<image><image>Question")
 
 
 @pytest.mark.parametrize(("variant", "scales"), [
@@ -139,9 +153,10 @@ def test_prompts_for_every_real_validation_item(val_path) -> None:
     donors = shuffled_donors(items)
     for item in items:
         for variant in Variant:
-            for p in prompts_for(item, variant, donor=donors[item.id]):
-                assert p.text.count(IMAGE_PLACEHOLDER) == len(p.images)
-                assert all(s.path for s in p.images)
+            for fmt in PromptFormat:
+                for p in prompts_for(item, variant, donor=donors[item.id], prompt_format=fmt):
+                    assert p.text.count(IMAGE_PLACEHOLDER) == len(p.images)
+                    assert all(s.path for s in p.images)
         assert donors[item.id].wsi_name != item.wsi_name
     with_missing = [i for i in items if i.images.high_mag is None]
     assert with_missing and all(len(build_prompt(i).images) == 2 for i in with_missing)

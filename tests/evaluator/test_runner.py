@@ -17,11 +17,13 @@ from evaluator import docs, metrics, taskgen
 from evaluator.report import gain, read_run, render
 from evaluator.runner import model_arguments, run_eval
 from scale_vqa.cli import main
+from scale_vqa.formats import SEED_SYSTEM_PROMPT
 from scale_vqa.predictions import Prediction
 from scale_vqa.release import load_items
 from scale_vqa.scoring import score
 from scale_vqa.variants import GROUPS, group_name
 from tests.helpers.items import REPO
+from tests.helpers.seed_readme import readme_token_ids
 from tests.helpers.tiny_vlm import IMAGE_SIZES, REPLY
 
 PATCH_GRID = {scale: [1, h // 14, w // 14] for scale, (w, h) in IMAGE_SIZES.items()}
@@ -65,6 +67,12 @@ def test_docs_carry_ids_image_paths_and_placeholder_order(release) -> None:
     assert len(circular) == 4 * sum(i.dimension.value == "diagnosis" for i in src.items)
     assert {d["answer"] for d in circular} == set("ABCD")  # the gold letter moves with its option
     assert all(d["images"] == [] and "<image>" not in d["text"] for d in docs.make_docs(src, "blind"))
+    assert all(d["prompt_format"] == "seed" and d["text"].startswith("<image>" * 3) for d in standard)
+    labelled = docs.make_docs(src, "standard", prompt_format="labelled")
+    assert all(d["text"].count("Low magnification (1×): <image>") == 1 for d in labelled)
+    assert [d["images"] for d in labelled] == [d["images"] for d in standard]
+    no_question = docs.make_docs(src, "no_question")
+    assert all(src.by_id[d["id"]].question not in d["text"] and len(d["images"]) == 3 for d in no_question)
     assert all([r["scale"] for r in d["images"]] == ["mid_mag"] for d in docs.make_docs(src, "single_mid"))
     for doc in docs.make_docs(src, "shuffled"):
         donor = src.by_id[doc["images"][0]["item"]]
@@ -99,11 +107,18 @@ def _pil_images(n: int) -> list[Any]:
 
 
 def test_backend_defaults_and_user_overrides() -> None:
+    # no pixel budget by default: the model processor's own, as in the seed's inference examples
+    assert not {"max_pixels", "min_pixels"} & model_arguments("hf", "pretrained=m").keys()
+    assert "mm_processor_kwargs" not in model_arguments("vllm", "pretrained=m")
     hf = model_arguments("hf", "pretrained=m,max_pixels=1000,batch_size=4")
     assert hf["max_images"] == 3 and hf["max_pixels"] == 1000 and hf["interleave"] is True
+    assert model_arguments("hf", "pretrained=m,max_pixels=1000", {"max_pixels": 500, "min_pixels": None}) == {
+        "max_images": 3, "interleave": True, "pretrained": "m", "max_pixels": 500}
     vllm = model_arguments("vllm", "pretrained=m,max_pixels=2000,gpu_memory_utilization=0.8")
     assert "max_pixels" not in vllm and vllm["mm_processor_kwargs"] == {"max_pixels": 2000}
     assert vllm["max_images"] == 3 and vllm["gpu_memory_utilization"] == 0.8
+    with pytest.raises(ValueError, match="min_pixels: an OpenAI-compatible server"):
+        model_arguments("openai", "model=x", {"min_pixels": 100})
     api = model_arguments("openai", "model=x,base_url=http://h/v1/chat/completions")
     assert api["max_images"] == 3 and api["num_concurrent"] == 8
     with pytest.raises(ValueError, match="needs pretrained="):
@@ -210,7 +225,9 @@ def _record_generate(monkeypatch) -> list[dict]:
 
     def spy(self, inputs, *args, **kwargs):
         seen.append({"grid": inputs["image_grid_thw"].tolist(),
-                     "text": self.processor.batch_decode(inputs["input_ids"], skip_special_tokens=False)})
+                     "text": self.processor.batch_decode(inputs["input_ids"], skip_special_tokens=False),
+                     "ids": [[t for t, m in zip(ids, mask, strict=True) if m] for ids, mask in
+                             zip(inputs["input_ids"].tolist(), inputs["attention_mask"].tolist(), strict=True)]})
         return inner(self, inputs, *args, **kwargs)
 
     monkeypatch.setattr(HFMultimodalLM, "_model_multimodal_generate", spy)
@@ -232,13 +249,22 @@ def test_hf_multimodal_run_sends_three_images_in_order_and_scores_like_the_core(
     assert meta["date"].endswith("Z") and "model_revision" in meta
     grids = [g for call in seen for g in call["grid"]]
     assert grids == [PATCH_GRID[s] for _ in range(10) for s in ("low_mag", "mid_mag", "high_mag")]
+    # the seed format by default: every prompt the model got is the seed README's message structure, token for token
+    readme_ids = {tuple(readme_token_ids(tiny_vlm, release, item)) for item in load_items(release)}
+    assert [ids for call in seen for ids in call["ids"] if tuple(ids) in readme_ids] == [
+        ids for call in seen for ids in call["ids"]]
+    assert sum(len(call["ids"]) for call in seen) == 10
     for call in seen:
         for text in call["text"]:
-            low, mid, high = (text.index(f"{label} magnification") for label in ("Low", "Mid", "High"))
-            assert low < mid < high
-            assert text.count("<|vision_start|>") == 3
+            assert "magnification" not in text and text.count("<|vision_start|>") == 3
     preds = [json.loads(line) for line in (out / "predictions_scale_vqa.jsonl").read_text().splitlines()]
     assert len(preds) == 10 and all(p["output"] == REPLY.removesuffix("</answer>") for p in preds)
+    assert {p["prompt_format"] for p in preds} == {"seed"}
+    meta = json.loads((out / "run.json").read_text())
+    assert meta["prompt_format"] == "seed"
+    budget = meta["image_budget"]  # the tiny processor's own bounds; 56² → 4 tokens, 112×56 → 8
+    assert (budget["source"], budget["min_pixels"], budget["max_pixels"]) == ("processor default", 56 * 56, 112 * 112)
+    assert budget["visual_tokens_per_image"][:3] == [t * h * w // 4 for t, h, w in PATCH_GRID.values()]
     results = json.loads((out / "results.json").read_text())["results"]
     core = score(load_items(out / "key.json"), {p["id"]: Prediction(p["prediction"], p["output"]) for p in preds})
     assert results["scale_vqa"]["acc,none"] == pytest.approx(core.macro)
@@ -298,9 +324,9 @@ def test_openai_model_against_transformers_serve_interleaves_three_images(tiny_v
         assert gen.temperature == 0 and "</answer>" in gen.stop and gen.max_tokens == 24
         user = messages[-1]["content"]
         kinds = [part["type"] for part in user]
-        assert kinds == ["text", "image_url", "text", "image_url", "text", "image_url", "text"]
-        assert user[0]["text"].endswith("Low magnification (1×): ")
-        assert user[2]["text"].startswith("\nMid magnification (4×)")
+        assert kinds == ["image_url", "image_url", "image_url", "text"]  # the seed README's structure
+        assert user[3]["text"].startswith("Question ") and "\n(A) " in user[3]["text"]
+        assert messages[0] == {"role": "system", "content": SEED_SYSTEM_PROMPT}
     rep = result.reports["scale_vqa"]
     assert rep.format_rate == 1.0 and len(rep.results) == 5
     assert json.loads((tmp_path / "run" / "run.json").read_text())["lm_eval_model"] == "scale-vqa-openai"

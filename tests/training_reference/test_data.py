@@ -37,9 +37,10 @@ def split(folder: Path, tmp: Path):
     return load_dataset(str(folder), split="train", cache_dir=str(tmp / "cache"))
 
 
-def test_prompts_interleave_labels_and_images_in_core_order(assets: dict, processor, tmp_path: Path) -> None:
+def test_prompts_are_the_seed_format_with_images_in_core_order(assets: dict, processor, tmp_path: Path) -> None:
     ds, stats = prepare(split(assets["data"], tmp_path), processor)
     assert stats.kept == stats.n_rows == 10 and stats.dropped_too_long == stats.dropped_no_images == 0
+    assert stats.prompt_format == "seed" and "(seed format)" in stats.summary()
     for row in ds:
         item = assets["items"][row["id"]]
         system, user = row["prompt"]
@@ -47,12 +48,27 @@ def test_prompts_interleave_labels_and_images_in_core_order(assets: dict, proces
         text = "".join("<image>" if p["type"] == "image" else p["text"] for p in user["content"])
         core = build_prompt(item)
         assert text == core.text  # the core prompt, images where its placeholders are
-        labels = [p["text"].splitlines()[-1] for p, nxt in zip(user["content"], user["content"][1:], strict=False)
-                  if nxt["type"] == "image"]
-        assert labels == ["Low magnification (1×): ", "Mid magnification (4×): ", "High magnification (20×): "]
+        # the seed README's structure: the three images, then the question and lettered options
+        assert [p["type"] for p in user["content"]] == ["image", "image", "image", "text"]
+        assert user["content"][3]["text"].startswith(item.question + "\n(A) ")
         assert [im.size for im in row["images"]] == list(IMAGE_SIZES.values())  # low, mid, high
         assert row["gold"] == item.answer and row["letters"] == "ABCD" and row["rationale"] == item.rationale
         assert row["dimension"] == item.dimension.value
+
+
+@pytest.mark.parametrize("fmt", ["labelled", "seed_sft"])
+def test_other_prompt_formats_on_request(fmt: str, assets: dict, processor, tmp_path: Path) -> None:
+    ds, stats = prepare(split(assets["data"], tmp_path), processor, kind="sft", limit=2, prompt_format=fmt)
+    assert stats.prompt_format == fmt
+    for row in ds:
+        item = assets["items"][row["id"]]
+        user = row["prompt"][-1]
+        text = "".join("<image>" if p["type"] == "image" else p["text"] for p in user["content"])
+        assert text == build_prompt(item, prompt_format=fmt).text
+        assert [m["role"] for m in row["prompt"]] == (["user"] if fmt == "seed_sft" else ["system", "user"])
+        assert [im.size for im in row["images"]] == list(IMAGE_SIZES.values())
+    with pytest.raises(DataError, match=r"data\.prompt_format: unknown prompt format 'x'"):
+        prepare(split(assets["data"], tmp_path), processor, limit=1, prompt_format="x")
 
 
 def test_image_bytes_pass_through_untouched(assets: dict, processor, tmp_path: Path) -> None:
@@ -94,8 +110,14 @@ def test_over_long_prompts_are_dropped_and_counted(assets: dict, processor, tmp_
 
 
 def test_missing_scale_is_left_out_with_its_label(processor, tmp_path: Path) -> None:
-    ds, _ = prepare(split(built(tmp_path, drop=("r0_high_mag*",)), tmp_path), processor)
+    data = split(built(tmp_path, drop=("r0_high_mag*",)), tmp_path)
+    ds, _ = prepare(data, processor)
     two = [row for row in ds if len(row["images"]) == 2]
+    assert two and all([im.size for im in row["images"]] == [IMAGE_SIZES["low_mag"], IMAGE_SIZES["mid_mag"]]
+                       and [p["type"] for p in row["prompt"][-1]["content"]] == ["image", "image", "text"]
+                       for row in two)
+    labelled, _ = prepare(data, processor, prompt_format="labelled")
+    two = [row for row in labelled if len(row["images"]) == 2]
     assert two and all("High magnification" not in str(row["prompt"]) for row in two)
     assert all("Mid magnification (4×)" in str(row["prompt"]) for row in two)
 
@@ -152,5 +174,8 @@ def test_cli_prepare_only_reports_the_counts(assets: dict, capsys: pytest.Captur
                  f"data.source={assets['data']}"]) == 0
     assert "kept 10/10 prompts; dropped 0 over 5120 tokens" in capsys.readouterr().out
     assert main(["train", "sft", "--config", str(config), "--prepare-only", f"model.path={assets['model']}",
-                 f"data.source={assets['data']}", "data.max_prompt_tokens=300"]) == 1
+                 f"data.source={assets['data']}", "data.max_prompt_tokens=300"]) == 0
+    assert "(seed format): kept 10/10" in capsys.readouterr().out  # the seed format is shorter than labelled
+    assert main(["train", "sft", "--config", str(config), "--prepare-only", f"model.path={assets['model']}",
+                 f"data.source={assets['data']}", "data.max_prompt_tokens=300", "data.prompt_format=labelled"]) == 1
     assert "no usable prompt left" in capsys.readouterr().err
