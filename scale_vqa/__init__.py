@@ -8,6 +8,7 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 from .dimensions import DIMENSIONS, SCALES, Dimension, Scale
+from .formats import DEFAULT_FORMAT, PromptFormat
 from .item import LETTERS, ImageRefs, Item
 from .loading import load
 from .parse import ParsedAnswer, check_format, parse_answer
@@ -19,9 +20,9 @@ from .scoring import ItemResult, ScoreReport, compare, judge, score
 from .stats import mcnemar_exact, paired_bootstrap, paired_test, wilson_interval
 
 __all__ = [
-    "DIMENSIONS", "LETTERS", "SCALES", "SEED_SYSTEM_PROMPT",
+    "DEFAULT_FORMAT", "DIMENSIONS", "LETTERS", "SCALES", "SEED_SYSTEM_PROMPT",
     "Dimension", "ImageRefs", "InputError", "Item", "ItemResult", "LoadResult", "ParsedAnswer", "Prediction",
-    "Problem", "Prompt", "Scale", "ScoreReport", "ValidationReport", "Variant",
+    "Problem", "Prompt", "PromptFormat", "Scale", "ScoreReport", "ValidationReport", "Variant",
     "build_prompt", "check_format", "compare", "judge", "load", "load_items", "load_predictions", "mcnemar_exact",
     "paired_bootstrap", "paired_test", "parse_answer", "prompts_for", "read_predictions", "read_release",
     "rotate_options", "score", "shuffled_donors", "wilson_interval", "write_predictions", "write_release",
