@@ -8,6 +8,7 @@ one family is in the other, so the construction cannot overfit its own verifier.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -51,7 +52,9 @@ def _lsa(qs: Sequence[str], ans: Sequence[str], seed: int) -> tuple[np.ndarray, 
     vec = TfidfVectorizer(sublinear_tf=True, stop_words="english", min_df=2).fit([*qs, *ans])
     x = vec.transform([*qs, *ans])
     dims = max(1, min(48, x.shape[1] - 1, x.shape[0] - 1))
-    z = TruncatedSVD(dims, random_state=seed).fit_transform(x) if x.shape[1] > 1 else x.toarray()
+    with warnings.catch_warnings():  # tiny inputs: explained-variance ratios of zero variance
+        warnings.simplefilter("ignore", RuntimeWarning)
+        z = TruncatedSVD(dims, random_state=seed).fit_transform(x) if x.shape[1] > 1 else x.toarray()
     z = _dense(z)
     return z[:len(qs)], z[len(qs):]
 
