@@ -244,9 +244,26 @@ def binomial_tost(k: int, n: int, chance: float, margin: float, alpha: float = 0
 
 def tost_window(n: int, chance: float, margin: float, alpha: float = 0.05) -> tuple[int, int] | None:
     """The counts k (lowest, highest) out of n for which :func:`binomial_tost` shows equivalence; None when n is
-    too small for any."""
-    ok = [k for k in range(n + 1) if binomial_tost(k, n, chance, margin, alpha).equivalent]
-    return (ok[0], ok[-1]) if ok else None
+    too small for any. Both one-sided p-values are monotone in k, so each end is found by bisection."""
+    lo_p, hi_p = max(0.0, chance - margin), min(1.0, chance + margin)
+
+    def low_ok(k: int) -> bool:  # rejects "at or below chance − margin"; true from some k upwards
+        return lo_p <= 0 or binomial_sf(k, n, lo_p) < alpha
+
+    def high_ok(k: int) -> bool:  # rejects "at or above chance + margin"; true up to some k
+        return hi_p >= 1 or binomial_cdf(k, n, hi_p) < alpha
+
+    a, b = 0, n + 1  # smallest k in [0, n] with low_ok (n + 1: none)
+    while a < b:
+        mid = (a + b) // 2
+        a, b = (a, mid) if low_ok(mid) else (mid + 1, b)
+    first = a
+    a, b = -1, n  # largest k in [0, n] with high_ok (-1: none)
+    while a < b:
+        mid = (a + b + 1) // 2
+        a, b = (mid, b) if high_ok(mid) else (a, mid - 1)
+    last = a
+    return (first, last) if first <= last and first <= n and last >= 0 else None
 
 
 def smallest_margin(n: int, chance: float, alpha: float = 0.05, step: float = 0.005) -> float | None:
