@@ -48,9 +48,12 @@ def markdown(c: Construction, v: Verification | None, *, n_source: int, k: int, 
                   f"- largest per-dimension accuracy: **{_pct(v.max_dim['observed'])} %**; expected maximum under "
                   f"chance (gold letters permuted within each dimension): {_pct(v.max_dim['expected'])} % "
                   f"(95th percentile {_pct(v.max_dim['q95'])} %)",
-                  f"- departures from chance per dimension after Holm over "
-                  f"{sum(x.dimension != 'all' for x in v.cells)} adversary × dimension cells (α = {ALPHA}, two-sided): "
-                  f"**{sum(x.departs for x in v.cells)}**",
+                  f"- cells above chance after Holm over {sum(x.dimension != 'all' for x in v.cells)} adversary × "
+                  f"dimension cells (α = {ALPHA}): **{sum(x.departs for x in v.cells)}**; below chance: "
+                  f"{sum(x.below for x in v.cells)}" + (" (learners cross-fitted by slide see the golds of a block's "
+                  "members on other slides and pick those texts, which are wrong here: a warning that public "
+                  "answers of block-mates give items away, see the README)" if any(x.below for x in v.cells)
+                  else ""),
                   f"- TOST margins n allows: overall ±{MARGIN_ALL} → equivalence when the count is in "
                   f"{_window(v.margins['overall']['window'], v.margins['overall']['n'])}; smallest margin at "
                   f"exact chance ±{v.margins['overall']['smallest_margin']}. Per dimension ±{MARGIN_DIM} → "
@@ -73,11 +76,13 @@ def markdown(c: Construction, v: Verification | None, *, n_source: int, k: int, 
             for d in dims:
                 x = by.get((a, d.value))
                 row.append("–" if x is None else f"{_pct(x.accuracy)}{'†' if x.departs else ''}"
+                           f"{'‡' if x.below else ''}"
                            f"{'' if x.tost_pass else '°'}")
             rows.append(row)
         parts += ["### Accuracy (%) per adversary", "",
-                  f"TOST: equivalent to chance within ±{MARGIN_ALL} overall. Per dimension: † departs from chance "
-                  f"after Holm; ° not shown equivalent within ±{MARGIN_DIM} (n too small for most cells).", "",
+                  f"TOST: equivalent to chance within ±{MARGIN_ALL} overall. Per dimension: † above chance after "
+                  f"Holm, ‡ below chance after Holm; ° not shown equivalent within ±{MARGIN_DIM} (n too small for "
+                  "most cells).", "",
                   markdown_table(["adversary", "all", f"TOST ±{MARGIN_ALL}", *(d.code for d in dims)], rows), ""]
     if c.drops:
         parts += ["## Dropped items", "", markdown_table(["id", "dimension", "reason"],

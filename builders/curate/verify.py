@@ -1,7 +1,8 @@
 """Verify a construction with adversaries disjoint from the selection: the audit's panel (cross-fitted by slide,
 another seed) plus the structure attackers (:mod:`builders.curate.attacks`) on the verification similarity
-models. Statistics: exact-binomial TOST against chance (±0.05 overall, ±0.10 per dimension), exact two-sided
-tests (below chance is a leak too) with a Holm correction over adversaries × dimensions, the largest
+models. Statistics: exact-binomial TOST against chance (±0.05 overall, ±0.10 per dimension; accuracy below
+chance fails it too), exact one-sided tests for "above chance" with a Holm correction over adversaries ×
+dimensions (cells below chance are counted and reported beside them), the largest
 per-dimension accuracy beside its expected maximum under chance (gold letters permuted within each dimension),
 letter balance, retention and per-dimension shares."""
 
@@ -15,7 +16,7 @@ import numpy as np
 
 from scale_vqa.dimensions import DIMENSIONS
 from scale_vqa.item import Item
-from scale_vqa.stats import binomial_tost, binomial_two_sided, holm, smallest_margin, tost_window
+from scale_vqa.stats import binomial_sf, binomial_tost, binomial_two_sided, holm, smallest_margin, tost_window
 
 MARGIN_ALL = 0.05
 MARGIN_DIM = 0.10
@@ -30,9 +31,14 @@ class Cell:
     correct: int
     chance: float
     p_two_sided: float
+    p_above: float
+    """Exact one-sided p-value for "above chance"."""
     tost_p: float
     tost_pass: bool
     p_holm: float = 1.0
+    """Holm-adjusted `p_above` over every adversary × dimension cell."""
+    p_holm_below: float = 1.0
+    """Holm-adjusted one-sided p-value for "below chance" (reported, not gated: see the README)."""
 
     @property
     def accuracy(self) -> float:
@@ -40,13 +46,19 @@ class Cell:
 
     @property
     def departs(self) -> bool:
-        """Above or below chance after the Holm correction."""
+        """Above chance after the Holm correction."""
         return self.dimension != "all" and self.p_holm < ALPHA
+
+    @property
+    def below(self) -> bool:
+        """Below chance after the Holm correction."""
+        return self.dimension != "all" and self.p_holm_below < ALPHA
 
     def to_dict(self) -> dict[str, object]:
         return {"adversary": self.adversary, "dimension": self.dimension, "n": self.n, "correct": self.correct,
                 "accuracy": round(self.accuracy, 6), "chance": round(self.chance, 6),
-                "p_two_sided": float(f"{self.p_two_sided:.6g}"), "p_holm": float(f"{self.p_holm:.6g}"),
+                "p_two_sided": float(f"{self.p_two_sided:.6g}"), "p_above": float(f"{self.p_above:.6g}"),
+                "p_holm": float(f"{self.p_holm:.6g}"), "p_holm_below": float(f"{self.p_holm_below:.6g}"),
                 "tost_p": float(f"{self.tost_p:.6g}"), "tost_pass": self.tost_pass}
 
 
@@ -85,8 +97,8 @@ def _cells(name: str, items: Sequence[Item], correct: Sequence[bool]) -> list[Ce
         chance = sum(1 / items[i].n_options for i in idx) / len(idx)
         margin = MARGIN_ALL if dim == "all" else MARGIN_DIM
         tost = binomial_tost(k, len(idx), chance, margin, ALPHA)
-        out.append(Cell(name, dim, len(idx), k, chance, binomial_two_sided(k, len(idx), chance), tost.p_value,
-                        tost.equivalent))
+        out.append(Cell(name, dim, len(idx), k, chance, binomial_two_sided(k, len(idx), chance),
+                        binomial_sf(k, len(idx), chance), tost.p_value, tost.equivalent))
     return out
 
 
@@ -117,8 +129,11 @@ def verify(source: Sequence[Item], curated: Sequence[Item], answers: dict[str, l
                    for p, it in zip(picks, curated, strict=True)]
         cells += _cells(name, curated, correct)
     dim_cells = [c for c in cells if c.dimension != "all"]
-    for c, p in zip(dim_cells, holm([c.p_two_sided for c in dim_cells]), strict=True):
+    for c, p in zip(dim_cells, holm([c.p_above for c in dim_cells]), strict=True):
         c.p_holm = p
+    below = [1.0 - binomial_sf(c.correct + 1, c.n, c.chance) for c in dim_cells]  # P(X <= k)
+    for c, p in zip(dim_cells, holm(below), strict=True):
+        c.p_holm_below = p
     picks = np.array([answers[n] for n in answers]) if answers else np.zeros((0, len(curated)), dtype=int)
     mean_max, q95 = expected_max(curated, picks, reps=reps, seed=seed) if len(picks) else (0.0, 0.0)
     observed = max((c.accuracy for c in dim_cells), default=0.0)
@@ -147,7 +162,7 @@ def failures(v: Verification, *, fail_above: float | None, min_retention: float 
         out.append(f"best adversary {v.best.adversary} at {v.best.accuracy:.1%} overall exceeds {fail_above:.1%}")
     departing = [c for c in v.cells if c.departs]
     if departing:
-        out.append("departs from chance after Holm: " + ", ".join(
+        out.append("above chance after Holm: " + ", ".join(
             f"{c.adversary}/{c.dimension} {c.accuracy:.1%}" for c in departing[:10]))
     if v.retention < min_retention:
         out.append(f"retention {v.retention:.1%} below {min_retention:.0%}")

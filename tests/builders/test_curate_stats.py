@@ -43,7 +43,8 @@ def test_verification_flags_a_leak_and_passes_chance() -> None:
     v = verify(items, items, answers, {}, reps=200, seed=0)
     by = {(c.adversary, c.dimension): c for c in v.cells}
     assert by[("oracle", "all")].accuracy == 1.0 and by[("oracle", "diagnosis")].departs
-    assert by[("anti", "diagnosis")].departs  # below chance is a leak too
+    assert by[("anti", "diagnosis")].below and not by[("anti", "diagnosis")].departs
+    assert not by[("anti", "all")].tost_pass  # below chance fails the equivalence test
     assert not any(by[("random", d.value)].departs for d in {it.dimension for it in items})
     assert 0.3 < v.max_dim["expected"] < 0.5 and v.max_dim["observed"] == 1.0
     fails = failures(v, fail_above=0.31)
