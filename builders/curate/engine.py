@@ -113,6 +113,8 @@ class DimensionBuilder:
         self.items, self.s, self.log = items, settings, log
         self.diagnoses, self.embeddings = diagnoses, embeddings
         self.extra_refusals: list[tuple[str, str, str]] = []
+        self.extra_drop = 0
+        """Items beyond the leftovers the annealer may leave unplaced (the hardest to mask)."""
         qs, gs = [it.question for it in items], [it.gold_text for it in items]
         models = selection_models(embeddings is not None)
         self.sims = np.stack([m.matrix(qs, gs, settings.seed) for m in models]) if len(items) > 1 else None
@@ -154,7 +156,7 @@ class DimensionBuilder:
             qsims = self.qsims[:, pool][:, :, pool]
             hard = forbid[np.ix_(pool, pool)]
             fb = hard.copy()
-            keep_out, start = 0, None
+            keep_out, start = self.extra_drop if len(pool) - self.extra_drop >= k else 0, None
             for attempt in range(len(pool) // k + 1):
                 scorer = BlockScorer(sims, fb, k, qsims=qsims)
                 part = anneal(scorer, len(pool), seed=self.s.seed + attempt, steps=self.s.steps_per_item * len(pool),
@@ -178,12 +180,23 @@ class DimensionBuilder:
                     unplaced += [(pool[i], "no block without an equivalent gold or a shared slide") for i in b]
                 else:
                     out.append(([pool[i] for i in b], "balanced"))
-            unplaced += [(pool[i], f"left over: the dimension's remaining items do not fill a block of {k}")
-                         for i in part.unplaced]
+            why = (f"left over: the dimension's remaining items do not fill a block of {k}" if not keep_out else
+                   f"left out by the annealer: among the {len(part.unplaced)} items of this dimension hardest to "
+                   "place (question matches its own gold, or no compatible block), within --max-drop")
+            unplaced += [(pool[i], why) for i in part.unplaced]
         else:
             unplaced += [(i, f"left over: the dimension's remaining items do not fill a block of {k}") for i in pool]
         return [(b, "same-question" if len({normalise(self.items[i].question) for i in b}) == 1 else "balanced")
                 for b, _ in out], unplaced
+
+    def unmaskable(self) -> int:
+        """Items whose own gold is the most similar of all the dimension's golds to their question under every
+        selection model (no block can hide it from a question matcher)."""
+        if self.sims is None:
+            return 0
+        own = np.diagonal(self.sims, axis1=1, axis2=2)
+        top = (self.sims <= own[:, :, None]).all(axis=2)
+        return int(top.all(axis=0).sum())
 
     def partition(self) -> tuple[list[tuple[list[int], str]], list[tuple[int, str]], Screen]:
         """(blocks with their kind, unplaced items with a reason, the screen used)."""
@@ -227,14 +240,26 @@ def construct(items: Sequence[Item], settings: Settings, *, judge: PairJudge | N
     rounds: list[dict[str, object]] = []
     placed: list[tuple[list[int], str]] = []
     judged = 0
+    builders: list[tuple[Dimension, list[int], DimensionBuilder]] = []
     for dim in DIMENSIONS:
         idx = [i for i, it in enumerate(items) if it.dimension is dim]
-        if not idx:
-            continue
-        its = [items[i] for i in idx]
-        emb = embeddings[idx] if embeddings is not None else None
-        builder = DimensionBuilder(its, settings, diagnoses, emb, log)
-        builder.extra_refusals = [r for r in rejected]
+        if idx:
+            emb = embeddings[idx] if embeddings is not None else None
+            builders.append((dim, idx, DimensionBuilder([items[i] for i in idx], settings, diagnoses, emb, log)))
+    # the drop budget left after the leftovers goes, k items at a time, to the dimensions with most unmaskable items
+    budget = int(settings.max_drop * len(items) + 1e-9) - sum(len(idx) % settings.k for _, idx, _ in builders)
+    hard = {id(b): b.unmaskable() for _, _, b in builders}
+    while budget >= settings.k:
+        ok = [(hard[id(b)] / (1 + b.extra_drop), -n, b) for n, (_, idx, b) in enumerate(builders)
+              if hard[id(b)] >= b.extra_drop + settings.k and len(idx) >= 4 * settings.k
+              and b.extra_drop + settings.k <= 0.1 * len(idx)]  # keeps every dimension's share within 2 points
+        if not ok:
+            break
+        max(ok, key=lambda t: t[:2])[2].extra_drop += settings.k
+        budget -= settings.k
+    for dim, idx, builder in builders:
+        its = builder.items
+        builder.extra_refusals = list(rejected)
         for jr in range(JUDGE_ROUNDS + 1):
             parts, unplaced, scr = builder.partition()
             if judge is None or jr == JUDGE_ROUNDS:
