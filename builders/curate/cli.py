@@ -143,7 +143,8 @@ def run_curate(args: argparse.Namespace) -> int:
         b = verification.best
         print(f"best adversary {b.adversary}: {b.accuracy:.1%} overall (chance {b.chance:.1%}); largest "
               f"per-dimension {verification.max_dim['observed']:.1%} vs {verification.max_dim['expected']:.1%} "
-              f"expected under chance; Holm departures {sum(x.departs for x in verification.cells)}")
+              f"expected under chance; cells above chance after Holm: "
+              f"{sum(x.departs for x in verification.cells)}")
         print("verification: " + ("PASS" if not fails else "FAIL — " + "; ".join(fails)))
     print(f"report: {out / 'report.html'}  (also curated.json, curation.json, review.csv, report.md)")
     if args.fail_above is not None and fails:
