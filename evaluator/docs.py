@@ -4,7 +4,9 @@ A *source* is a dataset folder built by ``scale-vqa build`` (or a Hub id), or a 
 its images. Task loaders receive lm-eval's metadata, which includes every ``--model_args`` key, so our own keys
 are namespaced: ``scale_vqa_source`` (default: ``$SCALE_VQA_DATASET``), ``scale_vqa_split`` (default ``test``),
 ``scale_vqa_images`` (a release's image folder; default ``images/`` beside the MCQ file) and
-``scale_vqa_subset`` (a subset config of a built dataset or an MCQ file of ids, e.g. the audit's hard subset),
+``scale_vqa_subset`` (a subset config of a built dataset or an MCQ file of ids, e.g. the audit's hard subset; a
+file written by ``scale-vqa curate`` also brings its options: the ``matched`` tasks read config ``matched`` or
+``scale_vqa_matched_subset``),
 ``scale_vqa_format`` (the prompt format, :mod:`scale_vqa.formats`: ``seed`` by default, ``labelled``,
 ``seed_sft``) and ``scale_vqa_system`` (the system prompt; default the format's, "" for none).
 
@@ -115,6 +117,16 @@ def _subset_ids(subset: str) -> set[str]:
     return {item.id for item in load_items(subset)}
 
 
+def _curated(subset: str | None, items: list[Item]) -> list[Item]:
+    """With an MCQ file written by ``scale-vqa curate`` as the subset, its items' options and answers (the
+    matched blocks) replace the source's; other subset files only select ids."""
+    if not subset or not Path(subset).is_file() or "curation" not in Path(subset).read_text(encoding="utf-8"):
+        return items
+    curated = {it.id: it for it in load_items(subset)}
+    return [it.with_(options=curated[it.id].options, answer=curated[it.id].answer) if it.id in curated else it
+            for it in items]
+
+
 @functools.cache
 def open_source(source: str, split: str = DEFAULT_SPLIT, images: str | None = None,
                 subset: str | None = None) -> Source:
@@ -131,7 +143,7 @@ def open_source(source: str, split: str = DEFAULT_SPLIT, images: str | None = No
     items = load_items(file, split=split)
     if subset:
         keep = _subset_ids(subset)
-        items = [item for item in items if item.id in keep]
+        items = _curated(subset, [item for item in items if item.id in keep])
     root = Path(images) if images else (file.parent / "images" if (file.parent / "images").is_dir() else file.parent)
     if not root.is_dir():
         raise FileNotFoundError(f"image folder not found: {root} (pass scale_vqa_images)")
@@ -165,7 +177,7 @@ def _open_built(source: str, split: str, subset: str | None, key: str) -> Source
             continue
         items.append(item_from_row(row, split))
         rows[row["id"]] = i
-    return Source(key, items, DatasetImages(ds, rows))
+    return Source(key, _curated(subset if keep is not None else None, items), DatasetImages(ds, rows))
 
 
 def source_from(kwargs: Mapping[str, Any]) -> Source:
@@ -177,6 +189,8 @@ def source_from(kwargs: Mapping[str, Any]) -> Source:
     subset = kwargs.get("scale_vqa_subset") or None
     if kwargs.get("scale_vqa_hard"):  # the hard-subset tasks: the audit's subset, config "hard" by default
         subset = kwargs.get("scale_vqa_hard_subset") or "hard"
+    if kwargs.get("scale_vqa_matched"):  # the matched tasks: `scale-vqa curate`'s file, config "matched" by default
+        subset = kwargs.get("scale_vqa_matched_subset") or "matched"
     return open_source(str(source), str(kwargs.get("scale_vqa_split") or DEFAULT_SPLIT),
                        kwargs.get("scale_vqa_images") or None, subset)
 

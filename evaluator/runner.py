@@ -109,12 +109,13 @@ def model_arguments(backend: str, model_args: str | dict[str, Any] | None,
 
 
 def expand_tasks(tasks: Sequence[str] | str | None) -> list[str]:
-    """Task/group names (comma-separated or a list); ``all`` means every variant group."""
+    """Task/group names (comma-separated or a list); ``all`` means every variant group of the main config (not the
+    audit's ``hard`` subset nor the curated ``matched`` config, which need their own data)."""
     if tasks is None:
         return list(DEFAULT_TASKS)
     names = [t.strip() for t in (tasks.split(",") if isinstance(tasks, str) else tasks) if t.strip()]
     if "all" in names:
-        names = [group_name(s) for s in GROUPS if s != "hard"]
+        names = [group_name(s) for s in GROUPS if s != "hard" and not s.startswith("matched")]
     return names
 
 

@@ -6,7 +6,8 @@ them and a test checks the shipped folder is up to date. Groups (``acc`` is the 
 * ``scale_vqa`` — all scales; ``scale_vqa_circular`` — CircularEval over the four option rotations;
 * ``scale_vqa_blind`` — no images; ``scale_vqa_single_{low,mid,high}`` — one scale;
 * ``scale_vqa_shuffled`` — another region's images; ``scale_vqa_no_question`` — images and options, no question;
-* ``scale_vqa_hard`` — the audit's hard subset.
+* ``scale_vqa_hard`` — the audit's hard subset;
+* ``scale_vqa_matched`` / ``scale_vqa_matched_blind`` — the ``matched`` config (``scale-vqa curate``).
 
 Every group uses the ``seed`` prompt format (the published rows'); the format is a metadata switch, not a group
 family, so one ``--include_path`` serves every format: ``--metadata '{…, "scale_vqa_format": "labelled"}'``
@@ -77,6 +78,7 @@ def files() -> dict[str, str]:
             name = task_name(suffix, dim.value)
             tasks.append(name)
             extra = "  scale_vqa_hard: true\n" if suffix == "hard" else ""
+            extra += "  scale_vqa_matched: true\n" if suffix.startswith("matched") else ""
             out[f"{name}.yaml"] = (f"{HEADER}include: {template}\ntask: {name}\ndataset_kwargs:\n"
                                    f"  scale_vqa_variant: {variant.value}\n  scale_vqa_dimension: {dim.value}\n{extra}")
         listing = "".join(f"  - {t}\n" for t in tasks)

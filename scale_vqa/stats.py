@@ -200,3 +200,91 @@ def paired_bootstrap_macro(strata: Sequence[tuple[Sequence[bool], Sequence[bool]
     alpha = (1 - level) / 2
     point = sum(sum(d) / len(d) for d in diffs) / k
     return point, stats[math.floor(alpha * (reps - 1))], stats[math.ceil((1 - alpha) * (reps - 1))]
+
+
+def binomial_cdf(k: int, n: int, p: float) -> float:
+    """P(X <= k) for X ~ Binomial(n, p)."""
+    return 1.0 - binomial_sf(k + 1, n, p) if k < n else 1.0
+
+
+@dataclass(frozen=True)
+class TostResult:
+    """Exact-binomial two one-sided tests of equivalence to `chance` within ±`margin`."""
+
+    k: int
+    n: int
+    chance: float
+    margin: float
+    p_lower: float
+    """P(X ≥ k) under accuracy chance − margin (rejects "at or below chance − margin")."""
+    p_upper: float
+    """P(X ≤ k) under accuracy chance + margin (rejects "at or above chance + margin")."""
+    alpha: float
+
+    @property
+    def p_value(self) -> float:
+        return max(self.p_lower, self.p_upper)
+
+    @property
+    def equivalent(self) -> bool:
+        """Both one-sided nulls rejected at `alpha`: accuracy is within chance ± margin."""
+        return self.n > 0 and self.p_value < self.alpha
+
+
+def binomial_tost(k: int, n: int, chance: float, margin: float, alpha: float = 0.05) -> TostResult:
+    """Exact TOST for k successes in n against [chance − margin, chance + margin] (accuracy below chance is
+    a departure too)."""
+    if n < 0 or not 0 <= k <= n:
+        raise ValueError(f"need 0 <= k <= n, got k={k}, n={n}")
+    lo, hi = max(0.0, chance - margin), min(1.0, chance + margin)
+    p_lower = binomial_sf(k, n, lo) if lo > 0 else 1.0
+    p_upper = binomial_cdf(k, n, hi) if hi < 1 else 1.0
+    return TostResult(k, n, chance, margin, p_lower, p_upper, alpha)
+
+
+def tost_window(n: int, chance: float, margin: float, alpha: float = 0.05) -> tuple[int, int] | None:
+    """The counts k (lowest, highest) out of n for which :func:`binomial_tost` shows equivalence; None when n is
+    too small for any. Both one-sided p-values are monotone in k, so each end is found by bisection."""
+    lo_p, hi_p = max(0.0, chance - margin), min(1.0, chance + margin)
+
+    def low_ok(k: int) -> bool:  # rejects "at or below chance − margin"; true from some k upwards
+        return lo_p <= 0 or binomial_sf(k, n, lo_p) < alpha
+
+    def high_ok(k: int) -> bool:  # rejects "at or above chance + margin"; true up to some k
+        return hi_p >= 1 or binomial_cdf(k, n, hi_p) < alpha
+
+    a, b = 0, n + 1  # smallest k in [0, n] with low_ok (n + 1: none)
+    while a < b:
+        mid = (a + b) // 2
+        a, b = (a, mid) if low_ok(mid) else (mid + 1, b)
+    first = a
+    a, b = -1, n  # largest k in [0, n] with high_ok (-1: none)
+    while a < b:
+        mid = (a + b + 1) // 2
+        a, b = (mid, b) if high_ok(mid) else (a, mid - 1)
+    last = a
+    return (first, last) if first <= last and first <= n and last >= 0 else None
+
+
+def smallest_margin(n: int, chance: float, alpha: float = 0.05, step: float = 0.005) -> float | None:
+    """The smallest margin (on a `step` grid, up to 0.5) at which an accuracy exactly at chance would pass the
+    TOST with n items: what margin n allows."""
+    k = round(n * chance)
+    margin = step
+    while margin <= 0.5 + 1e-9:
+        if binomial_tost(k, n, chance, margin, alpha).equivalent:
+            return round(margin, 6)
+        margin += step
+    return None
+
+
+def holm(p_values: Sequence[float]) -> list[float]:
+    """Holm–Bonferroni adjusted p-values (same order as given), controlling the family-wise error rate."""
+    m = len(p_values)
+    order = sorted(range(m), key=lambda i: p_values[i])
+    adjusted = [0.0] * m
+    running = 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * p_values[i]))
+        adjusted[i] = running
+    return adjusted

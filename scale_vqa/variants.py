@@ -61,13 +61,15 @@ GROUPS: dict[str, Variant] = {
     "": Variant.STANDARD, "circular": Variant.CIRCULAR, "blind": Variant.BLIND, "single_low": Variant.SINGLE_LOW,
     "single_mid": Variant.SINGLE_MID, "single_high": Variant.SINGLE_HIGH, "shuffled": Variant.SHUFFLED,
     "no_question": Variant.NO_QUESTION, "hard": Variant.STANDARD,
+    "matched": Variant.STANDARD, "matched_blind": Variant.BLIND,
 }
-"""Evaluator group suffix → the prompt variant it runs, in report order (``hard``: the audit's hard subset)."""
+"""Evaluator group suffix → the prompt variant it runs, in report order (``hard``: the audit's hard subset;
+``matched*``: the ``matched`` config made by ``scale-vqa curate``)."""
 
 LABELS: dict[str, str] = {
     "": "all scales", "blind": "blind: no images", "single_low": "1× only", "single_mid": "4× only",
     "single_high": "20× only", "shuffled": "shuffled images", "circular": "CircularEval", "no_question": "no question",
-    "hard": "hard subset",
+    "hard": "hard subset", "matched": "matched (curated)", "matched_blind": "matched, blind",
 }
 """Evaluator group suffix → its label in tables and reports."""
 

@@ -4,7 +4,8 @@ Measured rows come from result folders that hold ``key.json`` and ``predictions_
 the core scorer, so a number here equals ``scale-vqa score`` on the same files:
 
 * run folders of ``scale-vqa eval`` / ``scale-vqa baselines run`` — one row per variant (all scales, blind,
-  single scale, shuffled, circular, hard);
+  single scale, shuffled, circular, hard, matched and matched blind: the ``matched`` config of
+  ``scale-vqa curate``);
 * folders of ``scale-vqa baselines measure`` — random, majority letter and every text-only adversary.
 
 A "random (expected)" row gives what a uniform guesser scores on the same items, with the exact central 95 %
@@ -228,8 +229,9 @@ def leaderboard_seed_rows(rows: Sequence[Row]) -> list[dict[str, Any]]:
     """The rows the leaderboard shows beside submissions (``leaderboard_app`` reads this list)."""
     out = []
     for r in rows:
-        if r.kind == "model" and r.variant not in (LABELS[""], LABELS["blind"]):
-            continue  # image ablations stay in the baselines report; the board shows rows and blind runs
+        if r.kind == "model" and r.variant not in (LABELS[""], LABELS["blind"], LABELS["matched"],
+                                                   LABELS["matched_blind"]):
+            continue  # image ablations stay in the baselines report; the board shows rows, blind and matched runs
         d = r.to_dict()
         d.pop("model_args", None)
         d["name"] = _label(r)

@@ -73,7 +73,15 @@ def _subset_section(summary: BuildSummary) -> list[str]:
         lines += [f"### `{name}`", "", f"`load_dataset(…, \"{name}\")`: {sizes} items, listed by "
                   f"`{_file_name(sub.file)}`.", ""]
         c = sub.construction
-        if c:
+        if c and c.get("strategy") == "matched":
+            v = c.get("verification") or {}
+            best = v.get("best") or {}
+            lines += [f"Made by `scale-vqa curate` (matched blocks of {c.get('block_size')}, seed {c.get('seed')}): "
+                      f"{c.get('n_curated')} of {c.get('n_source')} items kept; every item keeps its question, "
+                      "images, rationale and gold, and its distractors are the golds of the other items of its "
+                      "block." + (f" Best text-only adversary in verification: {best.get('adversary')} "
+                                  f"{100 * best.get('accuracy', 0):.1f} %." if best else ""), ""]
+        elif c:
             rate = c.get("false_flag_rate", {})
             lines += [f"Made by `scale-vqa audit --write-subset`: {c.get('rule')} "
                       f"({len(c.get('adversaries', []))} adversaries, fitted by {c.get('fit')}, seed {c.get('seed')}); "

@@ -29,6 +29,7 @@ from builders.errors import replace_guard
 from scale_vqa.atomic import atomic_dir
 from scale_vqa.dimensions import DIMENSIONS, SCALES
 from scale_vqa.errors import BadInputError
+from scale_vqa.item import Item
 from scale_vqa.problems import Problem
 
 CHECKSUMS = "checksums.sha256"
@@ -170,8 +171,20 @@ class Subset:
     file: str
     ids: set[str]
     construction: dict[str, Any] | None
-    """The audit's ``*.construction.json`` when it sits beside the subset file."""
+    """The audit's ``*.construction.json`` (or curate's ``curation.json``) when it sits beside the subset file."""
     splits: dict[str, SplitStats] = field(default_factory=dict)
+    replacements: dict[str, Item] = field(default_factory=dict)
+    """Curated items (``scale-vqa curate``) by id: their options and answer replace the release's."""
+
+    def pick(self, item: Item) -> Item:
+        """The release item as this config holds it (a curated item's options and answer; all else kept)."""
+        new = self.replacements.get(item.id)
+        if new is None:
+            return item
+        if new.gold_text != item.gold_text:
+            raise BadInputError(f"subset {self.name} ({self.file}): item {item.id}'s gold text differs from the "
+                                "release's (curate keeps every gold; was it curated from another release?)")
+        return item.with_(options=new.options, answer=new.answer)
 
 
 SUBSET_NAME = re.compile(r"[a-z][a-z0-9_]*")
@@ -191,10 +204,18 @@ def read_subset(name: str, path: str | Path) -> Subset:
 
     check_subset_name(name)
     path = Path(path)
-    ids = {item.id for item in load_items(path)}
+    items = load_items(path)
+    ids = {item.id for item in items}
     construction_file = path.with_name(path.name.split(".")[0] + ".construction.json")
     construction = json.loads(construction_file.read_text(encoding="utf-8")) if construction_file.is_file() else None
-    return Subset(name, str(path), ids, construction)
+    replacements: dict[str, Item] = {}
+    raw = json.loads(path.read_text(encoding="utf-8")) if path.suffix == ".json" else []
+    if isinstance(raw, list) and any(isinstance(r, dict) and isinstance(r.get("extra_info"), dict)
+                                     and "curation" in r["extra_info"] for r in raw):
+        replacements = {item.id: item for item in items}  # matched blocks: the options are the file's
+        record = path.with_name("curation.json")
+        construction = json.loads(record.read_text(encoding="utf-8")) if record.is_file() else construction
+    return Subset(name, str(path), ids, construction, replacements=replacements)
 
 
 def _is_our_build(folder: Path) -> bool:
@@ -268,8 +289,8 @@ def build_dataset(release: str | Path, out: str | Path, *, images: str | Path | 
             for sub in subsets:
                 folder = data / sub.name
                 folder.mkdir()
-                picked = Release(rel.files, {k: [it for it in v if it.id in sub.ids] for k, v in rel.items.items()},
-                                 rel.image_root)
+                picked = Release(rel.files, {k: [sub.pick(it) for it in v if it.id in sub.ids]
+                                             for k, v in rel.items.items()}, rel.image_root)
                 for split, file in rel.files.items():
                     if picked.items[split]:
                         sub.splits[split] = SplitStats(split, str(file))

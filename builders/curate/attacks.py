@@ -1,0 +1,161 @@
+"""Structure-aware text-only attackers used to verify a construction (never to build it).
+
+They see only questions and options, find the items that share an option set, and attack:
+* ``freq``: the option text that recurs least (or most) across the file;
+* ``match:<model>``: each item's option most similar to its question;
+* ``joint:<model>``: each option set's texts assigned to its questions jointly (Hungarian, maximum total
+  similarity);
+* ``learned``: a logistic regression on all of these as features (per-model similarity, its within-item z-score
+  and rank, similarity centred on the other questions sharing the option set, the joint assignment, option
+  frequency, length, position), cross-fitted with ``GroupKFold`` by slide.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from builders.curate.similarity import SimilarityModel
+from scale_vqa.item import Item
+
+
+@dataclass
+class Attack:
+    name: str
+    description: str
+    picks: list[int]
+    """Chosen option index per item."""
+
+    def correct(self, items: Sequence[Item]) -> list[bool]:
+        return [it.letters[p] == it.answer for p, it in zip(self.picks, items, strict=True)]
+
+
+def option_sets(items: Sequence[Item]) -> list[list[int]]:
+    """Items grouped by identical option *sets* (order ignored), in first-seen order."""
+    groups: dict[frozenset[str], list[int]] = defaultdict(list)
+    for i, it in enumerate(items):
+        groups[frozenset(it.options)].append(i)
+    return list(groups.values())
+
+
+def _tiebreak(seed: int, n: int) -> np.random.Generator:
+    return np.random.default_rng([seed, n])
+
+
+def _argmax(scores: np.ndarray, rng: np.random.Generator) -> int:
+    top = np.flatnonzero(scores >= scores.max() - 1e-12)
+    return int(top[0] if len(top) == 1 else rng.choice(top))
+
+
+@dataclass
+class PairFeatures:
+    """Per model: similarity of each item's question to each of its options (items × options)."""
+
+    sims: dict[str, np.ndarray]
+    joint: dict[str, np.ndarray]
+    """Per model: 1 where the joint assignment of the item's option set gives that option to the item."""
+    centred: dict[str, np.ndarray]
+
+
+def pair_features(items: Sequence[Item], models: Sequence[SimilarityModel], seed: int) -> PairFeatures:
+    from scipy.optimize import linear_sum_assignment
+
+    k = max(it.n_options for it in items)
+    texts = sorted({o for it in items for o in it.options})
+    where = {t: i for i, t in enumerate(texts)}
+    questions = [it.question for it in items]
+    groups = option_sets(items)
+    sims, joint, centred = {}, {}, {}
+    for m in models:
+        full = m.matrix(questions, texts, seed)  # encode every text once
+        s = np.full((len(items), k), -np.inf)
+        for i, it in enumerate(items):
+            s[i, :it.n_options] = [full[i, where[o]] for o in it.options]
+        j = np.zeros_like(s)
+        c = np.zeros_like(s)
+        for g in groups:
+            opts = list(items[g[0]].options)
+            cols = [where[o] for o in opts]
+            sub = full[np.ix_(g, cols)]
+            rows, assigned = linear_sum_assignment(-sub)
+            sub_c = sub - sub.mean(axis=0, keepdims=True) if len(g) > 1 else sub
+            for r, col in zip(rows, assigned, strict=True):
+                i = g[r]
+                j[i, items[i].options.index(opts[col])] = 1
+            for r, i in enumerate(g):
+                for ci, o in enumerate(opts):
+                    c[i, items[i].options.index(o)] = sub_c[r, ci]
+        sims[m.name], joint[m.name], centred[m.name] = s, j, c
+    return PairFeatures(sims, joint, centred)
+
+
+def frequency(items: Sequence[Item]) -> np.ndarray:
+    counts = Counter(o for it in items for o in it.options)
+    k = max(it.n_options for it in items)
+    out = np.zeros((len(items), k))
+    for i, it in enumerate(items):
+        out[i, :it.n_options] = [counts[o] for o in it.options]
+    return out
+
+
+def rule_attacks(items: Sequence[Item], feats: PairFeatures, seed: int) -> list[Attack]:
+    rng = _tiebreak(seed, len(items))
+    freq = frequency(items)
+    out = [Attack("freq_rare", "the option text that recurs least across the file",
+                  [_argmax(-f[:it.n_options], rng) for f, it in zip(freq, items, strict=True)]),
+           Attack("freq_common", "the option text that recurs most across the file",
+                  [_argmax(f[:it.n_options], rng) for f, it in zip(freq, items, strict=True)])]
+    for name, s in feats.sims.items():
+        out.append(Attack(f"match:{name}", f"the option most similar to the question ({name})",
+                          [_argmax(row[:it.n_options], rng) for row, it in zip(s, items, strict=True)]))
+        out.append(Attack(f"centred:{name}", f"most similar after centring on the option set's questions ({name})",
+                          [_argmax(row[:it.n_options], rng) for row, it in zip(feats.centred[name], items,
+                                                                                strict=True)]))
+        out.append(Attack(f"joint:{name}", f"option sets solved jointly: Hungarian assignment ({name})",
+                          [_argmax(row[:it.n_options], rng) for row, it in zip(feats.joint[name], items,
+                                                                                strict=True)]))
+    return out
+
+
+def feature_tensor(items: Sequence[Item], feats: PairFeatures) -> np.ndarray:
+    """items × options × features."""
+    k = max(it.n_options for it in items)
+    cols = []
+    for name, s in feats.sims.items():
+        s = np.where(np.isfinite(s), s, 0.0)
+        mu, sd = s.mean(axis=1, keepdims=True), s.std(axis=1, keepdims=True) + 1e-9
+        cols += [s, (s - mu) / sd, (s >= s.max(axis=1, keepdims=True)).astype(float),
+                 np.argsort(np.argsort(-s, axis=1), axis=1).astype(float), feats.joint[name], feats.centred[name]]
+    freq = frequency(items)
+    cols += [freq / max(1.0, freq.max()), np.array([[len(o) for o in it.options] + [0] * (k - it.n_options)
+                                                    for it in items], dtype=float) / 100.0]
+    cols += [np.tile(np.eye(k)[p], (len(items), 1)) for p in range(k)]
+    return np.stack(cols, axis=2)
+
+
+def learned_attack(items: Sequence[Item], feats: PairFeatures, folds: Sequence[Sequence[int]], seed: int) -> Attack:
+    """Logistic regression on every pair feature, cross-fitted: each fold is scored by a model fitted on the
+    other folds (whole slides per fold)."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    x = feature_tensor(items, feats)
+    n, k, f = x.shape
+    y = np.zeros((n, k))
+    for i, it in enumerate(items):
+        y[i, it.letters.index(it.answer)] = 1
+    picks = [0] * n
+    rng = _tiebreak(seed + 1, n)
+    for test in folds:
+        test_set = set(test)
+        train = [i for i in range(n) if i not in test_set]
+        xt = x[train].reshape(-1, f)
+        scaler = StandardScaler().fit(xt)
+        model = LogisticRegression(C=0.5, max_iter=500).fit(scaler.transform(xt), y[train].ravel())
+        scores = model.decision_function(scaler.transform(x[list(test)].reshape(-1, f))).reshape(len(test), k)
+        for i, row in zip(test, scores, strict=True):
+            picks[i] = _argmax(row[:items[i].n_options], rng)
+    return Attack("learned", "logistic regression on every structure feature, cross-fitted by slide", picks)
