@@ -200,3 +200,13 @@ def file_context(items: Sequence[Item], embedder: object | None = None) -> FileC
     else:
         _CACHE.move_to_end(key)
     return ctx
+
+
+def structure_summary(items: Sequence[Item]) -> dict[str, int]:
+    """What a file offers the structure adversaries: option texts offered by more than one item, the most items
+    offering one text, groups of items sharing an option set, the items in them, and the largest group."""
+    ctx = file_context(items)
+    recurring = [c for c in ctx.frequency.values() if c > 1]
+    return {"recurring_texts": len(recurring), "max_frequency": max(ctx.frequency.values(), default=0),
+            "shared_sets": len(ctx.groups), "items_in_shared_sets": sum(len(g) for g in ctx.groups),
+            "largest_shared_set": max((len(g) for g in ctx.groups), default=0)}

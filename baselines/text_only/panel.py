@@ -248,13 +248,14 @@ def _run_specs(specs: Sequence[AdversarySpec], items: list[Item], kwargs: dict[s
 def run_panel(items: Sequence[Item], specs: Sequence[AdversarySpec], *, source: str = "",
               fit_items: Sequence[Item] | None = None, fit_name: str | None = None, folds: int = 5, seed: int = 0,
               shuffle_check: bool = True, extra: Sequence[tuple[AdversarySpec, Answerer]] = (),
-              progress: bool = True, jobs: int = 1) -> tuple[list[AdversaryResult], list[list[int]] | None]:
+              progress: bool = True, jobs: int = 1,
+              prefetch_embeddings: bool = True) -> tuple[list[AdversaryResult], list[list[int]] | None]:
     """Every adversary's answers, fitted without leakage (on `fit_items`, else grouped CV by slide), and the
     folds used. `extra` holds ready-made answerers (e.g. LLMs), run as they are.
 
     Every distinct question and option text is embedded once per run, in one batched call in a worker
     process, while the adversaries that need no embeddings run here; those that do run last and read the
-    shared vectors. With ``jobs > 1`` the offline adversaries run in that many worker processes (embedding
+    shared vectors (``prefetch_embeddings=False``: encoded here when first needed). With ``jobs > 1`` the offline adversaries run in that many worker processes (embedding
     adversaries and the `extra` answerers stay in this process); results are identical to ``jobs=1``.
     Raises :class:`PanelError` when the input cannot be audited."""
     items = list(items)
@@ -265,7 +266,7 @@ def run_panel(items: Sequence[Item], specs: Sequence[AdversarySpec], *, source: 
     fold_idx = grouped_folds(items, folds, seed) if fit_items is None and any(
         s.make(seed).trainable for s in specs) else None
     shuffled = [shuffle_options(it, seed) for it in items] if shuffle_check else None
-    if any(_needs_embeddings(s) for s in specs):
+    if prefetch_embeddings and any(_needs_embeddings(s) for s in specs):
         from baselines.text_only.embedding import panel_texts, shared_embedder
 
         # every distinct text once, in one batch, in a worker process while the other adversaries run

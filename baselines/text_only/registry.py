@@ -49,7 +49,7 @@ def adversary_specs() -> dict[str, AdversarySpec]:
 
 GROUPS = {
     "heuristics": lambda s: s.kind == "heuristic" and s.name != "random",
-    "learned": lambda s: s.kind == "learned" and not s.needs,
+    "learned": lambda s: s.kind == "learned" and not s.needs and s.name not in _structure_names(),
     "embedding": lambda s: bool(s.needs),
     "structure": lambda s: s.name in _structure_names(),
     "fast": lambda s: ((s.kind == "heuristic" and s.name not in ("random", "centroid_char"))
@@ -58,7 +58,8 @@ GROUPS = {
 }
 """Named groups. ``offline`` (the default panel) is every adversary except ``random``, minus the embedding
 ones when the ``embed`` extra is not installed. ``structure`` holds the adversaries that attack what a
-construction gives the whole file (recurring option texts, shared option sets, question–option match)."""
+construction gives the whole file (recurring option texts, shared option sets, question–option match), its
+learned ones included (``learned`` holds the option scorers only)."""
 
 
 def _structure_names() -> frozenset[str]:
