@@ -255,8 +255,9 @@ def run_panel(items: Sequence[Item], specs: Sequence[AdversarySpec], *, source: 
 
     Every distinct question and option text is embedded once per run, in one batched call in a worker
     process, while the adversaries that need no embeddings run here; those that do run last and read the
-    shared vectors (``prefetch_embeddings=False``: encoded here when first needed). With ``jobs > 1`` the offline adversaries run in that many worker processes (embedding
-    adversaries and the `extra` answerers stay in this process); results are identical to ``jobs=1``.
+    shared vectors (``prefetch_embeddings=False``: encoded here when first needed). With ``jobs > 1`` the
+    offline adversaries run in that many worker processes (embedding adversaries and the `extra` answerers
+    stay in this process); results are identical to ``jobs=1``.
     Raises :class:`PanelError` when the input cannot be audited."""
     items = list(items)
     if not items:
