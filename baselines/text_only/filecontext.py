@@ -23,6 +23,10 @@ from baselines.answerer import tie_break_rng
 from baselines.text_only.matching import pair_scores
 from scale_vqa.item import Item
 
+JOINT_MAX_ITEMS = 512
+"""Shared option sets larger than this are not matched blocks (e.g. a yes/no set reused file-wide); their items
+are answered alone, which also bounds the assignment problem's size."""
+
 COMBINED = {"tfidf": ("tfidf_word", "tfidf_char")}
 """Measures that average others (``tfidf``: word and character n-gram cosines)."""
 
@@ -137,6 +141,8 @@ class FileContext:
             table = self.scores(measure)
             out: list[str | None] = [None] * len(self.items)
             for members, texts in zip(self.groups, self.group_texts, strict=True):
+                if len(members) > JOINT_MAX_ITEMS:
+                    continue
                 s = np.array([[table[m][t] for t in texts] for m in members])
                 for m, col in zip(members, joint_assignment(s, (seed, measure, *texts)), strict=True):
                     out[m] = texts[col]
@@ -160,7 +166,7 @@ class FileContext:
             if g >= 0:
                 by_group.setdefault(g, []).append(a)
         for g, members in by_group.items():
-            if len(members) < 2:
+            if len(members) < 2 or len(members) > JOINT_MAX_ITEMS:
                 continue
             texts = self.group_texts[g]
             s = np.full((len(members), len(texts)), -np.inf)

@@ -177,3 +177,13 @@ def test_a_prefetched_batch_is_collected_not_re_encoded():
     emb._pending = (failed, ["d"])
     emb.encode(["d"])
     assert fake.seen == Counter({"c": 1, "d": 1})
+
+
+def test_shared_sets_above_the_size_cap_are_answered_alone(monkeypatch):
+    from baselines.text_only import filecontext
+
+    items = matched_blocks(10, cue="hub")
+    monkeypatch.setattr(filecontext, "JOINT_MAX_ITEMS", 3)
+    ctx = FileContext(items)
+    assert len(ctx.groups) == 10 and ctx.joint("bm25", 0) == [None] * len(items)
+    assert accuracy(JointMatch("bm25").answer(items), items) < 0.4
