@@ -191,7 +191,11 @@ def _one_thread(on: bool) -> Iterator[None]:
     if not on:
         yield
         return
-    from threadpoolctl import threadpool_limits
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
+        yield
+        return
 
     with threadpool_limits(1):
         yield
@@ -234,14 +238,12 @@ def _run_specs(specs: Sequence[AdversarySpec], items: list[Item], kwargs: dict[s
         remote = []
     local = [i for i in range(len(specs)) if i not in remote]
     embed = [i for i in local if _needs_embeddings(specs[i])]
-    plain = [i for i in local if i not in embed]
     # Adversaries that read embeddings go last, so the rest runs while the texts are encoded in the background
-    # (see :func:`run_panel`); meanwhile this process keeps to one thread, leaving the other core(s) to the encoder.
-    with _one_thread(bool(embed)):
-        for i in plain:
+    # (see :func:`run_panel`). The models here keep to one thread: that leaves the other core(s) to the encoder,
+    # and OpenMP threads that spin on a busy machine made gradient boosting up to 5× slower.
+    with _one_thread(True):
+        for i in [i for i in local if i not in embed] + embed:
             results[i] = _run_one(specs[i], items, kwargs, bar)
-    for i in embed:
-        results[i] = _run_one(specs[i], items, kwargs, bar)
     return [r for r in results if r is not None]
 
 
