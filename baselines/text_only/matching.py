@@ -72,7 +72,7 @@ def _bm25(questions: list[str], options: list[str], q_rows: np.ndarray, o_rows: 
         df.update(d.keys())
     idf = {t: math.log(1 + (n - c + 0.5) / (c + 0.5)) for t, c in df.items()}
     avgdl = max(1e-9, sum(sum(d.values()) for d in docs) / max(1, n))
-    query = [set(words(q)) for q in questions]
+    query = [sorted(set(words(q))) for q in questions]  # a fixed order: float sums do not depend on hashing
     cache: dict[tuple[int, int], float] = {}
     out = np.empty(len(q_rows))
     for r, (qi, oi) in enumerate(zip(q_rows.tolist(), o_rows.tolist(), strict=True)):
