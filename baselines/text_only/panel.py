@@ -12,7 +12,8 @@ from __future__ import annotations
 import random
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -101,6 +102,15 @@ def _chosen_text(item: Item, letter: str | None) -> str | None:
     return item.options[item.letters.index(letter)] if letter and letter in item.letters else None
 
 
+def _observe(answerer: Answerer, items: Sequence[Item]) -> Answerer:
+    """Show a file-reading answerer (one with ``observe``, e.g. the structure adversaries) the whole file it
+    works on: questions and options, never answers."""
+    observe = getattr(answerer, "observe", None)
+    if callable(observe):
+        observe(items)
+    return answerer
+
+
 def run_adversary(spec: AdversarySpec, items: Sequence[Item], *, seed: int, folds: list[list[int]] | None,
                   fit_items: Sequence[Item] | None, fit_name: str | None, shuffled: Sequence[Item] | None,
                   make: Callable[[int], Answerer] | None = None) -> AdversaryResult:
@@ -113,12 +123,14 @@ def run_adversary(spec: AdversarySpec, items: Sequence[Item], *, seed: int, fold
     shuffled_answers: list[Answer | None] = [None] * n
     if not probe.trainable:
         fit_desc = "none"
+        _observe(probe, items)
         answers = list(probe.answer(items))
         if shuffled is not None:
             shuffled_answers = list(probe.answer(shuffled))
     elif fit_items is not None:
         fit_desc = f"fit on {fit_name}"
-        probe.fit(fit_items)
+        _observe(probe, fit_items).fit(fit_items)
+        _observe(probe, items)
         answers = list(probe.answer(items))
         if shuffled is not None:
             shuffled_answers = list(probe.answer(shuffled))
@@ -127,7 +139,7 @@ def run_adversary(spec: AdversarySpec, items: Sequence[Item], *, seed: int, fold
         fit_desc = f"grouped {len(folds)}-fold CV by slide"
         for test in folds:
             test_set = set(test)
-            model = make(seed).fit([items[i] for i in range(n) if i not in test_set])
+            model = _observe(make(seed), items).fit([items[i] for i in range(n) if i not in test_set])
             for i, a in zip(test, model.answer([items[i] for i in test]), strict=True):
                 answers[i] = a
             if shuffled is not None:
@@ -170,6 +182,34 @@ def _pool_run(name: str, items: list[Item], kwargs: dict[str, object]) -> Advers
     return run_adversary(adversary_specs()[name], items, **kwargs)  # type: ignore[arg-type]
 
 
+def _needs_embeddings(spec: AdversarySpec) -> bool:
+    return "sentence_transformers" in spec.needs
+
+
+@contextmanager
+def _one_thread(on: bool) -> Iterator[None]:
+    if not on:
+        yield
+        return
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - threadpoolctl comes with scikit-learn
+        yield
+        return
+
+    with threadpool_limits(1):
+        yield
+
+
+def _run_one(spec: AdversarySpec, items: list[Item], kwargs: dict[str, object], bar: object | None) -> AdversaryResult:
+    if bar is not None:
+        bar.set_postfix_str(spec.name)  # type: ignore[attr-defined]
+    result = run_adversary(spec, items, **kwargs)  # type: ignore[arg-type]
+    if bar is not None:
+        bar.update()  # type: ignore[attr-defined]
+    return result
+
+
 def _run_specs(specs: Sequence[AdversarySpec], items: list[Item], kwargs: dict[str, object], jobs: int,
                bar: object | None) -> list[AdversaryResult]:
     """Run adversaries; registry adversaries without torch go to `jobs` worker processes (forkserver: forking
@@ -196,26 +236,30 @@ def _run_specs(specs: Sequence[AdversarySpec], items: list[Item], kwargs: dict[s
                     bar.update()  # type: ignore[attr-defined]
     else:
         remote = []
-    for i in range(len(specs)):
-        if i in remote:
-            continue
-        if bar is not None:
-            bar.set_postfix_str(specs[i].name)  # type: ignore[attr-defined]
-        results[i] = run_adversary(specs[i], items, **kwargs)  # type: ignore[arg-type]
-        if bar is not None:
-            bar.update()  # type: ignore[attr-defined]
+    local = [i for i in range(len(specs)) if i not in remote]
+    embed = [i for i in local if _needs_embeddings(specs[i])]
+    # Adversaries that read embeddings go last, so the rest runs while the texts are encoded in the background
+    # (see :func:`run_panel`). The models here keep to one thread: that leaves the other core(s) to the encoder,
+    # and OpenMP threads that spin on a busy machine made gradient boosting up to 5× slower.
+    with _one_thread(True):
+        for i in [i for i in local if i not in embed] + embed:
+            results[i] = _run_one(specs[i], items, kwargs, bar)
     return [r for r in results if r is not None]
 
 
 def run_panel(items: Sequence[Item], specs: Sequence[AdversarySpec], *, source: str = "",
               fit_items: Sequence[Item] | None = None, fit_name: str | None = None, folds: int = 5, seed: int = 0,
               shuffle_check: bool = True, extra: Sequence[tuple[AdversarySpec, Answerer]] = (),
-              progress: bool = True, jobs: int = 1) -> tuple[list[AdversaryResult], list[list[int]] | None]:
+              progress: bool = True, jobs: int = 1,
+              prefetch_embeddings: bool = True) -> tuple[list[AdversaryResult], list[list[int]] | None]:
     """Every adversary's answers, fitted without leakage (on `fit_items`, else grouped CV by slide), and the
     folds used. `extra` holds ready-made answerers (e.g. LLMs), run as they are.
 
-    With ``jobs > 1`` the offline adversaries run in that many worker processes (embedding adversaries, which
-    hold a torch model, and the `extra` answerers stay in this process); results are identical to ``jobs=1``.
+    Every distinct question and option text is embedded once per run, in one batched call in a worker
+    process, while the adversaries that need no embeddings run here; those that do run last and read the
+    shared vectors (``prefetch_embeddings=False``: encoded here when first needed). With ``jobs > 1`` the
+    offline adversaries run in that many worker processes (embedding adversaries and the `extra` answerers
+    stay in this process); results are identical to ``jobs=1``.
     Raises :class:`PanelError` when the input cannot be audited."""
     items = list(items)
     if not items:
@@ -225,6 +269,11 @@ def run_panel(items: Sequence[Item], specs: Sequence[AdversarySpec], *, source: 
     fold_idx = grouped_folds(items, folds, seed) if fit_items is None and any(
         s.make(seed).trainable for s in specs) else None
     shuffled = [shuffle_options(it, seed) for it in items] if shuffle_check else None
+    if prefetch_embeddings and any(_needs_embeddings(s) for s in specs):
+        from baselines.text_only.embedding import panel_texts, shared_embedder
+
+        # every distinct text once, in one batch, in a worker process while the other adversaries run
+        shared_embedder().prefetch(panel_texts([*items, *(fit_items or ())]))
     bar = _progress(len(specs) + len(extra), "adversaries") if progress else None
     kwargs = {"seed": seed, "folds": fold_idx, "fit_items": fit_items, "fit_name": fit_name, "shuffled": shuffled}
     results = _run_specs(specs, items, kwargs, jobs, bar)

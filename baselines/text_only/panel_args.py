@@ -30,13 +30,15 @@ def add_panel_arguments(p: argparse.ArgumentParser, *, adversaries_help: str = "
                    help="fit trainable adversaries on this file (repeatable, e.g. the train split) instead of "
                         "grouped CV by slide")
     p.add_argument("--adversaries", default="offline", metavar="LIST",
-                   help="comma-separated adversary or group names (groups: heuristics, learned, embedding, fast, "
-                        "offline; default offline). 'scale-vqa audit --list' shows all" + adversaries_help)
+                   help="comma-separated adversary or group names (groups: heuristics, learned, embedding, "
+                        "structure, fast, offline; default offline). 'scale-vqa audit --list' shows all"
+                        + adversaries_help)
     p.add_argument("--folds", type=fold_count, default=5, help="grouped CV folds (default 5, at least 2)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--jobs", type=int, default=1,
-                   help="worker processes for the offline adversaries (default 1: on 2 cores one process, whose "
-                        "gradient boosting already uses both cores, is faster; more help on many-core machines)")
+                   help="worker processes for the offline adversaries (default 1: on 2 cores one process, its "
+                        "models on one thread while a second process embeds the texts, is fastest; more help on "
+                        "many-core machines)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
 
 

@@ -13,7 +13,8 @@ from scale_vqa.errors import MissingExtraError, UsageError, missing_modules
 class AdversarySpec:
     name: str
     kind: str
-    """``heuristic``, ``learned`` or ``embedding``."""
+    """``heuristic``, ``embedding``, ``structure`` (reads the whole file: option-text frequency, shared option
+    sets, question–option match) or ``learned``."""
     description: str
     make: Callable[[int], Answerer]
     needs: tuple[str, ...] = ()
@@ -32,6 +33,7 @@ def adversary_specs() -> dict[str, AdversarySpec]:
     from baselines.text_only.embedding import EMBEDDING_RULES, EmbeddingRule
     from baselines.text_only.heuristics import heuristic_specs
     from baselines.text_only.learned import LEARNED, LEARNED_EMB, LearnedAnswerer
+    from baselines.text_only.structure import structure_specs
 
     specs = [AdversarySpec(h.name, "heuristic", h.description, h.make) for h in heuristic_specs()]
     specs += [AdversarySpec(n, "embedding", d, lambda s, n=n: EmbeddingRule(n, s), EMBED_NEEDS)
@@ -40,18 +42,30 @@ def adversary_specs() -> dict[str, AdversarySpec]:
               for ls in LEARNED]
     specs += [AdversarySpec(ls.name, "learned", ls.description, lambda s, ls=ls: LearnedAnswerer(ls, s), EMBED_NEEDS)
               for ls in LEARNED_EMB]
+    specs += [AdversarySpec(ss.name, ss.kind, ss.description, ss.make, EMBED_NEEDS if ss.embedding else ())
+              for ss in structure_specs()]
     return {s.name: s for s in specs}
 
 
 GROUPS = {
     "heuristics": lambda s: s.kind == "heuristic" and s.name != "random",
-    "learned": lambda s: s.kind == "learned" and not s.needs,
+    "learned": lambda s: s.kind == "learned" and not s.needs and s.name not in _structure_names(),
     "embedding": lambda s: bool(s.needs),
-    "fast": lambda s: (s.kind == "heuristic" and s.name not in ("random", "centroid_char")) or s.name == "lr_dense",
+    "structure": lambda s: s.name in _structure_names(),
+    "fast": lambda s: ((s.kind == "heuristic" and s.name not in ("random", "centroid_char"))
+                       or s.name in ("lr_dense", "option_frequency", "qo_bm25", "joint_bm25")),
     "offline": lambda s: s.name != "random",
 }
 """Named groups. ``offline`` (the default panel) is every adversary except ``random``, minus the embedding
-ones when the ``embed`` extra is not installed."""
+ones when the ``embed`` extra is not installed. ``structure`` holds the adversaries that attack what a
+construction gives the whole file (recurring option texts, shared option sets, question–option match), its
+learned ones included (``learned`` holds the option scorers only)."""
+
+
+def _structure_names() -> frozenset[str]:
+    from baselines.text_only.structure import STRUCTURE_NAMES
+
+    return STRUCTURE_NAMES
 
 
 class UnknownAdversary(UsageError, ValueError):

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from baselines.answerer import Answerer
+from baselines.text_only.filecontext import structure_summary
 from baselines.text_only.panel import AdversaryResult, PanelError, grouped_folds, run_adversary, run_panel, slide_groups
 from baselines.text_only.registry import AdversarySpec
 from builders.audit.artifacts import Check, EditProfile, artifact_checks, edit_profile
@@ -49,6 +50,8 @@ class AuditResult:
     fit_on: str | None
     residual: list[ResidualRow] = field(default_factory=list)
     residual_n: int = 0
+    structure: dict[str, int] = field(default_factory=dict)
+    """What the file offers the structure adversaries (:func:`~baselines.text_only.filecontext.structure_summary`)."""
 
     @property
     def best(self) -> AdversaryResult:
@@ -59,17 +62,19 @@ def run_audit(items: Sequence[Item], specs: Sequence[AdversarySpec], *, source: 
               fit_items: Sequence[Item] | None = None, fit_name: str | None = None, folds: int = 5,
               seed: int = 0, permutations: int = 2000, target: float = 0.05, shuffle_check: bool = True,
               extra: Sequence[tuple[AdversarySpec, Answerer]] = (), residual: bool = False,
-              progress: bool = True, jobs: int = 1) -> AuditResult:
+              progress: bool = True, jobs: int = 1, prefetch_embeddings: bool = True) -> AuditResult:
     """Run the panel (`specs`, plus ready-made answerers in `extra`, e.g. LLMs; see
     :func:`~baselines.text_only.panel.run_panel`) and everything derived from it."""
     items = list(items)
     results, fold_idx = run_panel(items, specs, source=source, fit_items=fit_items, fit_name=fit_name, folds=folds,
-                                  seed=seed, shuffle_check=shuffle_check, extra=extra, progress=progress, jobs=jobs)
+                                  seed=seed, shuffle_check=shuffle_check, extra=extra, progress=progress, jobs=jobs,
+                                  prefetch_embeddings=prefetch_embeddings)
     counts = choice_counts(items, [r.letters for r in results])
     cal, flags = calibrate(items, counts, len(results), target=target, permutations=permutations, seed=seed)
     gold = [int(c) for c in gold_counts(items, counts)]
     audit = AuditResult(source, items, results, artifact_checks(items), edit_profile(items), cal,
-                        [bool(f) for f in flags], gold, seed, len(fold_idx) if fold_idx else None, fit_name)
+                        [bool(f) for f in flags], gold, seed, len(fold_idx) if fold_idx else None, fit_name,
+                        structure=structure_summary(items))
     if residual:
         add_residual(audit, specs, permutations=permutations, target=target)
     return audit

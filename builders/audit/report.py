@@ -60,6 +60,7 @@ def to_json(audit: AuditResult) -> dict[str, object]:
         "adversaries": [a.to_dict() for a in audit.adversaries],
         "artifact_checks": [c.to_dict() for c in audit.checks],
         "edit_profile": audit.profile.to_dict(),
+        "file_structure": audit.structure,
         "flags": cal.to_dict(),
         "residual": {"n": audit.residual_n, "rows": [
             {"name": r.name, "method": r.method, "n": r.n,
@@ -100,6 +101,8 @@ def console_table(audit: AuditResult) -> str:
                   f"{_pct(cal.false_flag_rate_uniform)} % uniform null); excess ≥ {max(0.0, cal.excess):.1f} items",
               "  " + ", ".join(f"{Dimension(d).code} {cal.flagged_per_dimension[d]} "
                                f"(exp {cal.expected_per_dimension[d]:.1f})" for d in cal.flagged_per_dimension)]
+    if audit.structure:
+        lines += ["", "file structure: " + structure_sentence(audit.structure).replace("`", "")]
     leaks = [c for c in audit.checks if c.direction != "chance"]
     lines += ["", "generator artifacts (two-sided exact test, p<0.01):"]
     lines += [f"  {c.name:<24} {c.hits}/{c.n} = {_pct(c.rate)} % vs chance {_pct(c.chance)} % "
@@ -110,6 +113,22 @@ def console_table(audit: AuditResult) -> str:
             lines += ["", f"hard subset: {audit.residual_n} unflagged items; best residual text-only accuracy "
                           f"{_cell(best.stats['all'])} ({best.name}, {best.method})"]
     return "\n".join(lines)
+
+
+def structure_sentence(s: dict[str, int]) -> str:
+    """What the file offers the adversaries that read it whole, in words."""
+    if s["recurring_texts"]:
+        freq = (f"{s['recurring_texts']} option texts are offered by more than one item (at most "
+                f"{s['max_frequency']}), which `option_frequency` can exploit")
+    else:
+        freq = "every option text is offered by one item only, so `option_frequency` can only guess"
+    if s["shared_sets"]:
+        joint = (f"{s['items_in_shared_sets']} items share their option set with others ({s['shared_sets']} "
+                 f"sets, the largest of {s['largest_shared_set']} items): the `joint_*` adversaries solve each set "
+                 "together and answer the other items alone")
+    else:
+        joint = "no two items share an option set, so the `joint_*` adversaries answer each item alone (as `qo_*`)"
+    return f"{freq[0].upper()}{freq[1:]}; {joint}."
 
 
 def markdown(audit: AuditResult, plot_name: str | None = PLOT) -> str:
@@ -139,6 +158,11 @@ def markdown(audit: AuditResult, plot_name: str | None = PLOT) -> str:
                            rows))
     if plot_name:
         parts += ["", f"![per-dimension accuracy]({plot_name})"]
+    parts += ["", "### What each adversary does", "",
+              markdown_table(["adversary", "kind", "rule", "fitted"],
+                             [[f"`{a.name}`", a.kind, a.description, a.fit] for a in audit.adversaries])]
+    if audit.structure:
+        parts += ["", "### File structure", "", structure_sentence(audit.structure)]
     parts += ["", "### Per dimension", "",
               "Every adversary above chance (p < 0.01) in the dimension, with its 95 % CI, p-value, κ and the "
               "implied share of text-solvable items.", ""]

@@ -46,6 +46,10 @@ def test_reports_are_written_and_readable(small_audit, tmp_path):
     flags = [json.loads(line) for line in paths["flags"].read_text().splitlines()]
     assert len(flags) == 100 and sum(f["flagged"] for f in flags) == audit.calibration.flagged
     assert all(f["gold_votes"] == len(f["picked_gold"]) for f in flags)
+    md = paths["markdown"].read_text()
+    assert "### What each adversary does" in md and "`joint_bm25` | structure | items sharing one option set" in md
+    assert data["file_structure"]["shared_sets"] == 0
+    assert "no two items share an option set, so the `joint_*` adversaries answer each item alone" in md
 
 
 def test_html_keeps_code_spans_literal_and_escapes_html():
@@ -167,3 +171,18 @@ def test_cli_list(capsys):
     assert main(["audit", "x.json", "--list"]) == 0
     out = capsys.readouterr().out
     assert "centroid_char" in out and "clogit_all" in out and "emb_centroid" in out
+    assert all(name in out for name in ("option_frequency", "qo_tfidf", "joint_emb", "lr_match", "gbm_match+emb"))
+
+
+def test_report_describes_shared_option_sets():
+    from builders.audit.report import console_table
+    from tests.helpers.audit_data import matched_blocks
+
+    audit = run_audit(matched_blocks(15, cue="hub"), resolve(["joint_bm25", "qo_bm25", "option_frequency"]),
+                      permutations=100, progress=False, shuffle_check=False)
+    assert audit.structure == {"recurring_texts": 60, "max_frequency": 4, "shared_sets": 15,
+                               "items_in_shared_sets": 60, "largest_shared_set": 4}
+    text = console_table(audit)
+    assert "60 items share their option set with others (15 sets, the largest of 4 items)" in text
+    acc = {a.name: a.stats["all"].accuracy for a in audit.adversaries}
+    assert acc["joint_bm25"] > 0.9 > 0.4 > acc["qo_bm25"]

@@ -80,3 +80,54 @@ def one_thread() -> Iterator[None]:
         return
     with threadpool_limits(limits=1):
         yield
+
+
+def token(rng: random.Random) -> str:
+    """A random made-up word (unique with high probability)."""
+    return "".join(rng.choice("bcdfghjklmnpqrstvwxz") + rng.choice("aeiou") for _ in range(4))
+
+
+def matched_blocks(n_blocks: int, k: int = 4, seed: int = 0, cue: str = "none") -> list[Item]:
+    """Blocks of `k` items that share one option set (the block's `k` golds, in a random order per item), each
+    item from another slide. `cue` links a question to its gold:
+
+    * ``none``: questions are random words: exchangeable, no text signal;
+    * ``own``: each question repeats a word of its own gold;
+    * ``hub``: each question repeats a word of its own gold and two words of the block's first gold (the hub),
+      so answering each item alone picks the hub for every item, while assigning the texts one-to-one works.
+    """
+    rng = random.Random(seed)
+    out = []
+    for b in range(n_blocks):
+        own = [token(rng) for _ in range(k)]
+        hub = [token(rng), token(rng)]
+        golds = [" ".join([own[j], *phrase(rng, 4), *(hub if j == 0 else [token(rng), token(rng)])])
+                 for j in range(k)]
+        dim = DIMENSIONS[b % len(DIMENSIONS)]
+        for j in range(k):
+            order = list(range(k))
+            rng.shuffle(order)
+            words = {"none": [token(rng), token(rng), token(rng)], "own": [own[j], token(rng), token(rng)],
+                     "hub": [own[j], *hub]}[cue]
+            i = b * k + j
+            slide = (b + j) % 12
+            out.append(Item(id=f"blk-{i:05d}", question=f"Which statement fits {' '.join(words)}?",
+                            options=tuple(golds[o] for o in order), answer="ABCDEFGHIJ"[order.index(j)],
+                            dimension=dim, images=ImageRefs(f"s{slide}/r{i}_lo.jpg"), wsi_name=f"slide{slide}",
+                            path_id=f"s{slide}-r{i}", split="test", number=i))
+    return out
+
+
+def recurring_items(n: int, seed: int = 0, gold_recurs: bool = True) -> list[Item]:
+    """Items with unique option sets where either the gold texts or the distractor texts come from a small pool
+    that recurs across the file (the other options are unique random phrases)."""
+    rng = random.Random(seed)
+    pool = [" ".join(phrase(rng, 5)) for _ in range(6)]
+    out = []
+    for i in range(n):
+        unique = [" ".join(phrase(rng, rng.randint(4, 8))) + f" {token(rng)}" for _ in range(4)]
+        options = [rng.choice(pool), *unique[:3]] if gold_recurs else [unique[0], *rng.sample(pool, 3)]
+        order = list(range(4))
+        rng.shuffle(order)
+        out.append(_item(i, [options[j] for j in order], order.index(0), i % 10))
+    return out
