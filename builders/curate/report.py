@@ -69,7 +69,7 @@ def markdown(c: Construction, v: Verification | None, *, n_source: int, k: int, 
         dims = [d for d in DIMENSIONS if any(x.dimension == d.value for x in v.cells)]
         rows = []
         by = {(x.adversary, x.dimension): x for x in v.cells}
-        names = sorted({x.adversary for x in v.cells}, key=lambda a: -by[(a, "all")].accuracy)
+        names = sorted({x.adversary for x in v.cells}, key=lambda a: (-by[(a, "all")].accuracy, a))
         for a in names:
             allc = by[(a, "all")]
             row = [a, f"{_pct(allc.accuracy)}", "yes" if allc.tost_pass else "no"]
