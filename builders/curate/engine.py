@@ -25,6 +25,7 @@ from builders.curate.assemble import curated_items
 from builders.curate.blocks import BlockScorer, anneal
 from builders.curate.equivalence import Screen, Thresholds, normalise, region_diagnoses, screen
 from builders.curate.judge import PairJudge
+from builders.curate.regions import RegionBuilder, units
 from builders.curate.similarity import selection_models
 from scale_vqa.dimensions import DIMENSIONS, Dimension
 from scale_vqa.errors import BadInputError
@@ -47,11 +48,15 @@ class Block:
     members: tuple[str, ...]
     """Source item ids."""
     kind: str
-    """``same-question`` or ``balanced``."""
+    """``region`` (one of a region group's blocks), ``same-question`` or ``balanced``."""
+    group: str | None = None
+    """The region group (``G-001`` …) whose regions form this block in every dimension."""
 
     def to_dict(self, golds: dict[str, str]) -> dict[str, object]:
-        return {"id": self.id, "dimension": self.dimension.value, "kind": self.kind, "members": list(self.members),
-                "golds": [golds[m] for m in self.members]}
+        out: dict[str, object] = {"id": self.id, "dimension": self.dimension.value, "kind": self.kind}
+        if self.group:
+            out["group"] = self.group
+        return {**out, "members": list(self.members), "golds": [golds[m] for m in self.members]}
 
 
 @dataclass(frozen=True)
@@ -84,13 +89,10 @@ class Settings:
     steps_per_item: int = STEPS_PER_ITEM
     thresholds: Thresholds = field(default_factory=Thresholds)
     embed_screen: bool = True
-
-
-def _selection_solved(scorer: BlockScorer, block: Sequence[int]) -> bool:
-    """Every selection model's joint assignment gets the whole block right."""
-    b = np.array([block])
-    sub = scorer.sims[b[:, :, None], b[:, None, :]]
-    return bool((scorer._fixed_points(sub) == len(block)).all())
+    regions: bool = False
+    """Group whole regions (:mod:`builders.curate.regions`) where the file has complete ones (``--region-groups``):
+    defeats attackers that solve a region's items together, at the cost of less freedom against
+    question–option matching (see the README)."""
 
 
 def _gold_embeddings(items: Sequence[Item], enabled: bool) -> np.ndarray | None:
@@ -161,7 +163,7 @@ class DimensionBuilder:
                 scorer = BlockScorer(sims, fb, k, qsims=qsims)
                 part = anneal(scorer, len(pool), seed=self.s.seed + attempt, steps=self.s.steps_per_item * len(pool),
                               keep_out=keep_out, start=start)
-                solved = [b for b in part.blocks if _selection_solved(scorer, b)]
+                solved = [b for b in part.blocks if scorer.solved(b)]
                 broken = sum(int(hard[np.ix_(b, b)].sum()) // 2 for b in part.blocks)
                 if not broken and (not solved or attempt >= SELECTION_ROUNDS):
                     break
@@ -215,6 +217,57 @@ class DimensionBuilder:
         return [(sorted(b), kind) for b, kind in out], sorted(unplaced), scr
 
 
+def _region_stage(items: list[Item], settings: Settings, diagnoses: dict[str, str], embeddings: np.ndarray | None,
+                  judge: PairJudge | None, rejected: Sequence[tuple[str, str, str]],
+                  placed: list[tuple[list[int], str, int | None]], refused: list[dict[str, object]],
+                  rounds: list[dict[str, object]], limit: int, log: Callable[[str], None]) -> tuple[set[int], int]:
+    """Group whole regions (:mod:`builders.curate.regions`); append their blocks to `placed` and return the
+    indices of the items placed and the number of pairs judged. Items of regions left out go to the
+    per-dimension construction."""
+    dims = [d for d in DIMENSIONS if any(it.dimension is d for it in items)]
+    unit_map = units(items, dims) if settings.regions and len(dims) > 1 else {}
+    if len(unit_map) < 2 * settings.k:
+        return set(), 0
+    keys = list(unit_map)
+    rows = {d: [unit_map[key][d] for key in keys] for d in dims}
+    dim_builders = {d: DimensionBuilder([items[i] for i in rows[d]], settings, diagnoses,
+                                        embeddings[rows[d]] if embeddings is not None else None, log) for d in dims}
+    max_keep = max(0, limit // len(dims) - len(keys) % settings.k)
+    region = RegionBuilder(dim_builders, settings, max_keep)
+    for b in dim_builders.values():
+        b.extra_refusals = list(rejected)
+    judged = 0
+    for jr in range(JUDGE_ROUNDS + 1):
+        groups, _, screens = region.partition()
+        if judge is None or jr == JUDGE_ROUNDS:
+            break
+        pairs = [(its[a].id, its[b].id, its[a].question, its[a].gold_text, its[b].gold_text)
+                 for d in dims for its in [dim_builders[d].items] for g in groups for x, a in enumerate(g)
+                 for b in g[x + 1:]]
+        verdicts = judge.judge(pairs)
+        judged += len(verdicts)
+        new = [(v.first, v.second, "judge (could both be true of one region)") for v in verdicts if v.refused]
+        if not new:
+            break
+        log(f"region groups: the judge refused {len(new)} pair(s); re-grouping")
+        for b in dim_builders.values():
+            b.extra_refusals += new
+    rounds += region.rounds
+    log(f"region groups: {len(groups)} groups of {settings.k} regions ({len(groups) * settings.k} of {len(keys)} "
+        "complete regions)")
+    grouped: set[int] = set()
+    for n, g in enumerate(groups):
+        for d in dims:
+            members = sorted(rows[d][u] for u in g)
+            placed.append((members, "region", n))
+            grouped.update(members)
+    for d in dims:
+        its = dim_builders[d].items
+        for (a, b), reasons in sorted(screens[d].reasons.items()):
+            refused.append({"dimension": d.value, "ids": [its[a].id, its[b].id], "reasons": reasons})
+    return grouped, judged
+
+
 def construct(items: Sequence[Item], settings: Settings, *, judge: PairJudge | None = None,
               rejected: Sequence[tuple[str, str, str]] = (), progress: bool = True) -> Construction:
     """The matched construction of `items` (see the module docstring). Raises :class:`CurateError` when more
@@ -238,16 +291,19 @@ def construct(items: Sequence[Item], settings: Settings, *, judge: PairJudge | N
     drops: list[Drop] = []
     refused: list[dict[str, object]] = []
     rounds: list[dict[str, object]] = []
-    placed: list[tuple[list[int], str]] = []
+    placed: list[tuple[list[int], str, int | None]] = []
     judged = 0
+    limit = int(settings.max_drop * len(items) + 1e-9)
+    grouped, judged = _region_stage(items, settings, diagnoses, embeddings, judge, rejected, placed, refused, rounds,
+                                    limit, log)
     builders: list[tuple[Dimension, list[int], DimensionBuilder]] = []
     for dim in DIMENSIONS:
-        idx = [i for i, it in enumerate(items) if it.dimension is dim]
+        idx = [i for i, it in enumerate(items) if it.dimension is dim and i not in grouped]
         if idx:
             emb = embeddings[idx] if embeddings is not None else None
             builders.append((dim, idx, DimensionBuilder([items[i] for i in idx], settings, diagnoses, emb, log)))
     # the drop budget left after the leftovers goes, k items at a time, to the dimensions with most unmaskable items
-    budget = int(settings.max_drop * len(items) + 1e-9) - sum(len(idx) % settings.k for _, idx, _ in builders)
+    budget = limit - sum(len(idx) % settings.k for _, idx, _ in builders)
     hard = {id(b): b.unmaskable() for _, _, b in builders}
     while budget >= settings.k:
         ok = [(hard[id(b)] / (1 + b.extra_drop), -n, b) for n, (_, idx, b) in enumerate(builders)
@@ -278,9 +334,8 @@ def construct(items: Sequence[Item], settings: Settings, *, judge: PairJudge | N
         for (a, b), reasons in sorted(scr.reasons.items()):
             refused.append({"dimension": dim.value, "ids": [its[a].id, its[b].id], "reasons": reasons})
         for members, kind in parts:
-            placed.append(([idx[i] for i in members], kind))
+            placed.append(([idx[i] for i in members], kind, None))
         drops += [Drop(its[i].id, dim, why) for i, why in unplaced]
-    limit = int(settings.max_drop * len(items) + 1e-9)
     if len(drops) > limit:
         reasons: dict[str, int] = defaultdict(int)
         for d in drops:
@@ -290,12 +345,18 @@ def construct(items: Sequence[Item], settings: Settings, *, judge: PairJudge | N
     placed.sort(key=lambda p: min(p[0]))
     block_ids = []
     counters: dict[Dimension, int] = defaultdict(int)
-    for members, kind in placed:
+    first: dict[int, int] = {}
+    for members, _, group in placed:
+        if group is not None:
+            first[group] = min(first.get(group, min(members)), min(members))
+    group_ids = {g: f"G-{n + 1:03d}" for n, g in enumerate(sorted(first, key=first.__getitem__))}
+    for members, kind, group in placed:
         dim = items[members[0]].dimension
         counters[dim] += 1
         bid = f"{dim.code}-{counters[dim]:03d}"
         block_ids.append(bid)
-        blocks.append(Block(bid, dim, tuple(items[i].id for i in members), kind))
+        blocks.append(Block(bid, dim, tuple(items[i].id for i in members), kind,
+                            group_ids[group] if group is not None else None))
     pairs = curated_items(items, [p[0] for p in placed], block_ids, settings.seed)
     drops.sort(key=lambda d: position[d.id])
     return Construction([it for it, _ in pairs], {it.id: bid for it, bid in pairs}, blocks, drops, refused,

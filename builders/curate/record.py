@@ -22,15 +22,16 @@ REVIEW_FIELDS = ("block", "dimension", "kind", "members", "reject", "note")
 
 def curated_records(c: Construction, settings: Settings) -> list[dict[str, object]]:
     members = {b.id: b.members for b in c.blocks}
-    gold_of = {it.id: it.gold_text for it in c.items}
+    group_of = {b.id: b.group for b in c.blocks}
     out = []
     for it in c.items:
         rec = it.to_release()
         bid = c.block_of[it.id]
-        by_text = {gold_of[m]: m for m in members[bid]}
-        rec["extra_info"]["curation"] = {  # type: ignore[index]
-            "strategy": STRATEGY, "block": bid, "seed": settings.seed, "source_ids": list(members[bid]),
-            "option_sources": {letter: by_text[text] for letter, text in zip(it.letters, it.options, strict=True)}}
+        cur: dict[str, object] = {"strategy": STRATEGY, "block": bid, "seed": settings.seed}
+        if group_of.get(bid):
+            cur["region_group"] = group_of[bid]
+        # the block's members in source order, never which option came from which member (that names the gold)
+        rec["extra_info"]["curation"] = {**cur, "source_ids": list(members[bid])}  # type: ignore[index]
         out.append(rec)
     return out
 
@@ -45,6 +46,7 @@ def curation_record(c: Construction, settings: Settings, *, sources: Sequence[tu
     golds = {it.id: it.gold_text for it in c.items}
     return {
         "strategy": STRATEGY, "block_size": settings.k, "seed": settings.seed, "max_drop": settings.max_drop,
+        "region_groups": settings.regions,
         "thresholds": settings.thresholds.to_dict(), "annealing_steps_per_item": settings.steps_per_item,
         "sources": [{"path": Path(p).name, "sha256": h} for p, h in sources],
         "n_source": n_source, "n_curated": len(c.items), "retention": round(len(c.items) / max(1, n_source), 6),

