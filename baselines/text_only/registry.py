@@ -33,6 +33,7 @@ def adversary_specs() -> dict[str, AdversarySpec]:
     from baselines.text_only.embedding import EMBEDDING_RULES, EmbeddingRule
     from baselines.text_only.heuristics import heuristic_specs
     from baselines.text_only.learned import LEARNED, LEARNED_EMB, LearnedAnswerer
+    from baselines.text_only.region import region_specs
     from baselines.text_only.structure import structure_specs
 
     specs = [AdversarySpec(h.name, "heuristic", h.description, h.make) for h in heuristic_specs()]
@@ -44,6 +45,8 @@ def adversary_specs() -> dict[str, AdversarySpec]:
               for ls in LEARNED_EMB]
     specs += [AdversarySpec(ss.name, ss.kind, ss.description, ss.make, EMBED_NEEDS if ss.embedding else ())
               for ss in structure_specs()]
+    specs += [AdversarySpec(rs.name, "structure", rs.description, rs.make, EMBED_NEEDS if rs.embedding else ())
+              for rs in region_specs()]
     return {s.name: s for s in specs}
 
 
@@ -58,14 +61,15 @@ GROUPS = {
 }
 """Named groups. ``offline`` (the default panel) is every adversary except ``random``, minus the embedding
 ones when the ``embed`` extra is not installed. ``structure`` holds the adversaries that attack what a
-construction gives the whole file (recurring option texts, shared option sets, question–option match), its
-learned ones included (``learned`` holds the option scorers only)."""
+construction gives the whole file (recurring option texts, shared option sets, question–option match, a region's
+items solved together), its learned ones included (``learned`` holds the option scorers only)."""
 
 
 def _structure_names() -> frozenset[str]:
+    from baselines.text_only.region import region_specs
     from baselines.text_only.structure import STRUCTURE_NAMES
 
-    return STRUCTURE_NAMES
+    return STRUCTURE_NAMES | {rs.name for rs in region_specs()}
 
 
 class UnknownAdversary(UsageError, ValueError):

@@ -5,9 +5,7 @@ They see only questions and options, find the items that share an option set, an
 * ``match:<model>``: each item's option most similar to its question;
 * ``joint:<model>``: each option set's texts assigned to its questions jointly (Hungarian, maximum total
   similarity);
-* ``region:<model>``: the items of one region (``path_id``, else the image paths) solved together: in each,
-  the option that makes the region's chosen options cohere most (the golds of one region describe one piece
-  of tissue);
+* ``region:<model>``: the items of one region solved together (:mod:`baselines.text_only.region`);
 * ``learned``: a logistic regression on all of these as features (per-model similarity, its within-item z-score
   and rank, similarity centred on the other questions sharing the option set, the joint assignment, option
   frequency, length, position), cross-fitted with ``GroupKFold`` by slide.
@@ -15,7 +13,6 @@ They see only questions and options, find the items that share an option set, an
 
 from __future__ import annotations
 
-import math
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -96,56 +93,11 @@ def pair_features(items: Sequence[Item], models: Sequence[SimilarityModel], seed
     return PairFeatures(sims, joint, centred)
 
 
-REGION_COMBOS = 4096
-"""Regions whose option combinations exceed this are solved by coordinate ascent instead of enumeration."""
-
-
 def region_coherence(items: Sequence[Item], model: SimilarityModel, seed: int) -> list[int]:
-    """Per item, the option chosen by the region attack: for each region, the combination of one option per
-    item that maximises the summed pairwise similarity of the chosen texts. Options are taken in text order, so
-    items with the same option sets get the same texts (ties: the first combination)."""
-    import itertools
+    """Per item, the option the region attack (:mod:`baselines.text_only.region`) picks under `model`."""
+    from baselines.text_only.region import coherent_choices
 
-    from builders.curate.regions import region_key
-
-    texts = sorted({o for it in items for o in it.options})
-    where = {t: i for i, t in enumerate(texts)}
-    _, vecs = model.encode(texts[:1], texts, seed)
-    groups: dict[str, list[int]] = defaultdict(list)
-    for i, it in enumerate(items):
-        key = region_key(it)
-        groups[key if key is not None else f"item:{it.id}"].append(i)
-    picks = [0] * len(items)
-    for idx in groups.values():
-        idx = sorted(idx, key=lambda i: (items[i].dimension.value, sorted(items[i].options)))  # by content, not order
-        opts = [sorted(where[o] for o in items[i].options) for i in idx]  # by text: option order plays no part
-        rows = sorted({t for o in opts for t in o})
-        local = {t: r for r, t in enumerate(rows)}
-        sub = np.asarray(vecs[rows] @ vecs[rows].T)
-        np.fill_diagonal(sub, 0.0)
-        lo = [[local[t] for t in o] for o in opts]
-        if len(idx) == 1:
-            choice: tuple[int, ...] = (0,)
-        elif math.prod(len(o) for o in lo) <= REGION_COMBOS:
-            combos = np.array(list(itertools.product(*[range(len(o)) for o in lo])))
-            chosen = np.stack([np.array(o)[combos[:, j]] for j, o in enumerate(lo)], axis=1)
-            score = sub[chosen[:, :, None], chosen[:, None, :]].sum(axis=(1, 2))
-            choice = tuple(combos[int(np.argmax(score))])
-        else:  # coordinate ascent from the first options
-            current = [0] * len(lo)
-            for _ in range(10):
-                changed = False
-                for j, o in enumerate(lo):
-                    others = [lo[x][c] for x, c in enumerate(current) if x != j]
-                    best = int(np.argmax([sub[t, others].sum() for t in o]))
-                    changed |= best != current[j]
-                    current[j] = best
-                if not changed:
-                    break
-            choice = tuple(current)
-        for j, i in enumerate(idx):
-            picks[i] = items[i].options.index(texts[opts[j][int(choice[j])]])
-    return picks
+    return coherent_choices(items, lambda texts: model.encode(texts[:1], texts, seed)[1])
 
 
 def frequency(items: Sequence[Item]) -> np.ndarray:

@@ -1,5 +1,5 @@
-"""Region groups: k regions (``path_id``, else the image paths), each from a different slide, whose items form a block in *every*
-dimension at once.
+"""Region groups: k regions (``path_id``, else the image paths), each from a different slide, whose items form a
+block in *every* dimension at once.
 
 Within one region the golds of its items describe one piece of tissue, so they cohere (the Correspondence gold
 names what the Diagnosis gold implies, the same finding recurs in Confirmation and Explanation, …). With
@@ -24,6 +24,7 @@ from typing import Protocol
 
 import numpy as np
 
+from baselines.text_only.region import region_of
 from builders.curate.blocks import HARD, BlockScorer, anneal
 from builders.curate.equivalence import Screen
 from scale_vqa.dimensions import Dimension
@@ -31,7 +32,8 @@ from scale_vqa.item import Item
 
 
 class DimensionLike(Protocol):
-    """What :class:`RegionBuilder` reads of a per-dimension builder (:class:`builders.curate.engine.DimensionBuilder`)."""
+    """What :class:`RegionBuilder` reads of a per-dimension builder
+    (:class:`builders.curate.engine.DimensionBuilder`)."""
 
     items: list[Item]
     sims: np.ndarray
@@ -47,10 +49,10 @@ class SettingsLike(Protocol):
 
 
 def region_key(item: Item) -> str | None:
-    """The region an item describes (:attr:`~scale_vqa.item.Item.region`: its ``path_id``, else its image
-    paths), or None when the release names neither."""
-    key = item.region
-    return key if key.strip("|") else None
+    """The region an item describes (:func:`baselines.text_only.region.region_of`), or None when the release
+    names neither a ``path_id`` nor images."""
+    key = region_of(item)
+    return None if key.startswith("item:") else key
 
 
 def units(items: Sequence[Item], dims: Sequence[Dimension]) -> dict[str, dict[Dimension, int]]:

@@ -58,7 +58,7 @@ def test_region_groups_give_a_groups_regions_the_same_option_sets_in_every_dimen
         by_region[it.path_id][it.dimension] = frozenset(it.options)
     block_of = c.block_of
     group_of = {b.id: b.group for b in c.blocks}
-    for g, bs in groups.items():
+    for g in groups:
         regions = {it.path_id for it in c.items if group_of[block_of[it.id]] == g}
         assert len(regions) == 4 and len({it.wsi_name for it in c.items if it.path_id in regions}) == 4
         sets = {tuple(by_region[r][d] for d in DIMENSIONS) for r in regions}
@@ -77,3 +77,16 @@ def test_curated_records_never_say_which_option_came_from_which_item() -> None:
         cur = rec["extra_info"]["curation"]
         assert set(cur) == {"strategy", "block", "seed", "source_ids"}
         assert cur["source_ids"] == sorted(cur["source_ids"])  # source order, not option order
+
+
+def test_every_audit_runs_the_region_attack_and_it_reads_texts_not_letters() -> None:
+    from baselines.text_only.panel import run_panel
+    from baselines.text_only.registry import resolve
+
+    assert {"region_tfidf", "region_char"} <= {s.name for s in resolve(["structure"])}
+    assert {"region_tfidf", "region_char"} <= {s.name for s in resolve(["offline"])}
+    c = construct(story_items(), FAST, progress=False)
+    results, _ = run_panel(c.items, resolve(["region_tfidf"]), folds=2, seed=0, shuffle_check=True, progress=False)
+    (r,) = results
+    assert r.stats["all"].accuracy > 0.6
+    assert r.shuffled_stats is not None and r.content_agreement == 1.0  # same texts whatever the letters
