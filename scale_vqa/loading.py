@@ -52,6 +52,7 @@ def load(split: str | None = "validation", source: str | os.PathLike[str] | None
                     f"{path} --out DIR`)" if any(path.glob("*.json")) else "")
             raise BadInputError(f"{path} is not a built Scale-VQA dataset folder{hint}")
         source = str(path)
+        kwargs.setdefault("cache_dir", str(build_cache_dir(path)))
     else:
         source = str(source)
         if source.count("/") != 1 or source.startswith((".", "/")):
@@ -60,6 +61,21 @@ def load(split: str | None = "validation", source: str | os.PathLike[str] | None
     import datasets
 
     return datasets.load_dataset(source, split=canonical_split(split) if split else None, **kwargs)
+
+
+def build_cache_dir(folder: Path) -> Path:
+    """The ``datasets`` cache folder for one local build: keyed by the folder's absolute path and its files'
+    names, sizes and modification times. ``datasets`` keys a local folder's cache by its name and config alone,
+    so a rebuilt folder (or another folder of the same name) would otherwise be read from a stale cache."""
+    import hashlib
+
+    h = hashlib.sha256(str(folder.resolve()).encode())
+    for f in sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith(".")):
+        st = f.stat()
+        h.update(f"{f.relative_to(folder).as_posix()}:{st.st_size}:{st.st_mtime_ns}\n".encode())
+    base = os.environ.get("HF_DATASETS_CACHE") or os.path.join(
+        os.environ.get("HF_HOME") or os.path.join(os.path.expanduser("~"), ".cache", "huggingface"), "datasets")
+    return Path(base) / "scale-vqa-builds" / h.hexdigest()[:20]
 
 
 def item_from_row(row: Mapping[str, Any], split: str | None = None) -> Item:

@@ -46,10 +46,11 @@ def add_curate_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-drop", type=_fraction, default=0.05, metavar="F",
                    help="most items that may be dropped (default 0.05 or 5%%)")
     p.add_argument("--steps", type=int, default=300, help="annealing swaps per item (default 300)")
-    p.add_argument("--region-groups", action="store_true",
-                   help="block whole regions together: the same k regions (path_id) share a block in every "
-                        "dimension, so attackers that solve a region's items together are at chance; costs freedom "
-                        "against question-option matching (see the README)")
+    p.add_argument("--region-groups", action=argparse.BooleanOptionalAction, default=True,
+                   help="block whole regions together (default): the same k regions (path_id) share a block in "
+                        "every dimension, so attackers that solve a region's items together are at chance; "
+                        "--no-region-groups builds per-dimension blocks, freer against question-option matching "
+                        "but open to that attack (see the README)")
     p.add_argument("--apply-review", metavar="CSV", help="a signed-off review.csv: re-block the pairs whose "
                    "'reject' column names them ('all' or positions such as 1-3)")
     p.add_argument("--no-embed", action="store_true",

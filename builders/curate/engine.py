@@ -89,10 +89,10 @@ class Settings:
     steps_per_item: int = STEPS_PER_ITEM
     thresholds: Thresholds = field(default_factory=Thresholds)
     embed_screen: bool = True
-    regions: bool = False
-    """Group whole regions (:mod:`builders.curate.regions`) where the file has complete ones (``--region-groups``):
-    defeats attackers that solve a region's items together, at the cost of less freedom against
-    question–option matching (see the README)."""
+    regions: bool = True
+    """Group whole regions (:mod:`builders.curate.regions`) where the file has complete ones: attackers that solve
+    a region's items together are then at chance by construction, at the cost of less freedom against
+    question–option matching (``--no-region-groups`` builds per-dimension blocks only; see the README)."""
 
 
 def _gold_embeddings(items: Sequence[Item], enabled: bool) -> np.ndarray | None:

@@ -61,3 +61,24 @@ def test_matched_config_holds_the_curated_options_and_the_tasks_read_it(tmp_path
     assert main(["build", "--release", str(demo), "--images", str(demo / "images"), "--out", str(tmp_path / "o2"),
                  "--quiet", "--config", f"matched={tmp_path / 'bad.json'}"]) == 1
     assert not (tmp_path / "o2").exists()
+
+
+
+def test_a_rebuilt_folder_is_never_read_from_a_stale_cache(tmp_path: Path) -> None:
+    """``datasets`` keys a local folder's cache by its name, config and file names: ``scale_vqa.load`` must still
+    see a rebuild (here: the same folder built again with another curation, same sizes and names)."""
+    pytest.importorskip("datasets")
+    pytest.importorskip("sklearn")
+    from scale_vqa.loading import load
+
+    demo = tmp_path / "demo"
+    _release(demo)
+    out = tmp_path / "built"
+    for seed in (0, 1):
+        cur = tmp_path / f"cur{seed}"
+        assert main(["curate", str(demo / "val.json"), "--out", str(cur), "--steps", "20", "--no-embed",
+                     "--no-verify", "--quiet", "--seed", str(seed)]) == 0
+        assert main(["build", "--release", str(demo), "--images", str(demo / "images"), "--out", str(out),
+                     "--quiet", "--overwrite", "--config", f"matched={cur / 'curated.json'}"]) == 0
+        rows = {r["id"]: tuple(r["options"]) for r in load("validation", source=out, name="matched")}
+        assert rows == {it.id: it.options for it in load_items(cur / "curated.json")}
