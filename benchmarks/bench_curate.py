@@ -4,7 +4,8 @@ plain pass of the audit's offline panel measured in the same run.
     python benchmarks/bench_curate.py [--val PATH] [--items 1005] [--adversaries offline]
 
 Target (issue 19): curate + verification ≤ 60 s on 2 cores. The items are the real validation split replicated
-with per-copy wording (``bench_audit.replicate``), so no similarity is reused from a cache. Prints the times,
+with per-copy wording (``bench_audit.replicate``), so no similarity is reused from a cache; each copy of a region
+is its own region (``path_id`` + copy), on the original's slide. Prints the times,
 the ratio to the plain panel pass, and the verification headline (best adversary, retention).
 """
 
@@ -48,7 +49,8 @@ def main() -> int:
     from builders.curate.engine import Settings, construct
     from builders.curate.verify import run_verification
 
-    items = replicate(load_items(args.val), args.items)
+    items = [it.with_(path_id=f"{it.path_id}-{it.id.rsplit('-', 1)[1]}") if it.path_id else it
+             for it in replicate(load_items(args.val), args.items)]  # each copy of a region is a region
     print(f"{len(items)} items, {os.cpu_count()} CPU(s), panel '{args.adversaries}'")
     clear_caches()
     t0 = time.perf_counter()

@@ -15,7 +15,7 @@ Per dimension:
 from __future__ import annotations
 
 import sys
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -51,12 +51,26 @@ class Block:
     """``region`` (one of a region group's blocks), ``same-question`` or ``balanced``."""
     group: str | None = None
     """The region group (``G-001`` …) whose regions form this block in every dimension."""
+    distractor_only: tuple[str, ...] = ()
+    """Dropped items whose golds stay in the block as options (see :func:`_hide_matches`)."""
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        """Every item whose gold is one of the block's options: the members, then the distractor-only items."""
+        return (*self.members, *self.distractor_only)
 
     def to_dict(self, golds: dict[str, str]) -> dict[str, object]:
         out: dict[str, object] = {"id": self.id, "dimension": self.dimension.value, "kind": self.kind}
         if self.group:
             out["group"] = self.group
-        return {**out, "members": list(self.members), "golds": [golds[m] for m in self.members]}
+        out.update(members=list(self.members), golds=[golds[m] for m in self.members])
+        if self.distractor_only:
+            out["distractor_only"] = [{"id": m, "gold": golds[m]} for m in self.distractor_only]
+        return out
+
+
+Placed = tuple[list[int], str, "int | None", list[int]]
+"""A block being built: member item indices, kind, region group (or None), distractor-only item indices."""
 
 
 @dataclass(frozen=True)
@@ -79,6 +93,12 @@ class Construction:
     refused: list[dict[str, object]]
     judged: int = 0
     rounds: list[dict[str, object]] = field(default_factory=list)
+    distractor_golds: dict[str, str] = field(default_factory=dict)
+    """Golds of the dropped items that stay in their blocks as options, by item id."""
+
+    def golds(self) -> dict[str, str]:
+        """The gold text of every item whose gold is an option of the curated file."""
+        return {**self.distractor_golds, **{it.id: it.gold_text for it in self.items}}
 
 
 @dataclass(frozen=True)
@@ -217,10 +237,58 @@ class DimensionBuilder:
         return [(sorted(b), kind) for b, kind in out], sorted(unplaced), scr
 
 
+HIDDEN_REASON = ("dropped to hide question–option matching: every selection model finds its gold from its question "
+                 "inside its block; its gold stays in the block as a distractor of the other members")
+
+
+def _hide_matches(items: list[Item], groups: list[list[int]], rows: dict[Dimension, list[int]],
+                  builders: dict[Dimension, DimensionBuilder], settings: Settings, spare: int) -> set[int]:
+    """Items of region groups to drop with their gold kept as a distractor-only option: those whose own gold is
+    the most similar of their block's golds to their question under every selection model, the most blatant
+    first (largest mean margin), at most one per block, within the drop budget left after `budget_used` and the
+    per-dimension leftovers (`spare` items), keeping every dimension's share within 2 points of the source."""
+    k = settings.k
+    if spare <= 0:
+        return set()
+    n_dim = {d: sum(it.dimension is d for it in items) for d in rows}
+    cands: list[tuple[float, int]] = []
+    eye = np.arange(k)
+    for g in groups:
+        b = np.array([g])
+        for d, builder in builders.items():
+            assert builder.sims is not None
+            sub = np.moveaxis(builder.sims, 0, -1)[b[:, :, None], b[:, None, :]][0]  # k × k × models
+            own = sub[eye, eye, :]
+            others = np.where(np.eye(k, dtype=bool)[:, :, None], -np.inf, sub).max(axis=1)
+            margin = own - others  # > 0: own gold on top
+            for j in np.flatnonzero((margin > 0).all(axis=1)):
+                cands.append((-float(margin[j].mean() / (sub.std(axis=(0, 1)).mean() + 1e-9)), rows[d][g[j]]))
+    cands.sort()
+    hidden: set[int] = set()
+    per_dim: dict[Dimension, int] = defaultdict(int)
+    blocks_hit: set[tuple[int, Dimension]] = set()
+    where = {rows[d][u]: (n, d) for n, g in enumerate(groups) for d in rows for u in g}
+    total = len(items)
+    for _, i in cands:
+        if len(hidden) >= spare:
+            break
+        d = items[i].dimension
+        if where[i] in blocks_hit:
+            continue
+        share = (n_dim[d] - per_dim[d] - 1) / (total - len(hidden) - 1)
+        if share < n_dim[d] / total - 0.015:  # leaves room for the leftovers within the 2-point limit
+            continue
+        hidden.add(i)
+        per_dim[d] += 1
+        blocks_hit.add(where[i])
+    return hidden
+
+
 def _region_stage(items: list[Item], settings: Settings, diagnoses: dict[str, str], embeddings: np.ndarray | None,
                   judge: PairJudge | None, rejected: Sequence[tuple[str, str, str]],
-                  placed: list[tuple[list[int], str, int | None]], refused: list[dict[str, object]],
-                  rounds: list[dict[str, object]], limit: int, log: Callable[[str], None]) -> tuple[set[int], int]:
+                  placed: list[Placed], refused: list[dict[str, object]],
+                  rounds: list[dict[str, object]], drops: list[Drop], limit: int,
+                  log: Callable[[str], None]) -> tuple[set[int], int]:
     """Group whole regions (:mod:`builders.curate.regions`); append their blocks to `placed` and return the
     indices of the items placed and the number of pairs judged. Items of regions left out go to the
     per-dimension construction."""
@@ -255,12 +323,18 @@ def _region_stage(items: list[Item], settings: Settings, diagnoses: dict[str, st
     rounds += region.rounds
     log(f"region groups: {len(groups)} groups of {settings.k} regions ({len(groups) * settings.k} of {len(keys)} "
         "complete regions)")
+    in_groups = {rows[d][u] for g in groups for d in dims for u in g}
+    rest = Counter(it.dimension for i, it in enumerate(items) if i not in in_groups)
+    leftovers = sum(c if c < settings.k else c % settings.k for c in rest.values())  # the per-dimension stage's drops
+    hidden = _hide_matches(items, groups, rows, dim_builders, settings, limit - leftovers)
     grouped: set[int] = set()
     for n, g in enumerate(groups):
         for d in dims:
             members = sorted(rows[d][u] for u in g)
-            placed.append((members, "region", n))
+            gone = [i for i in members if i in hidden]
+            placed.append(([i for i in members if i not in hidden], "region", n, gone))
             grouped.update(members)
+    drops += [Drop(items[i].id, items[i].dimension, HIDDEN_REASON) for i in sorted(hidden)]
     for d in dims:
         its = dim_builders[d].items
         for (a, b), reasons in sorted(screens[d].reasons.items()):
@@ -291,11 +365,11 @@ def construct(items: Sequence[Item], settings: Settings, *, judge: PairJudge | N
     drops: list[Drop] = []
     refused: list[dict[str, object]] = []
     rounds: list[dict[str, object]] = []
-    placed: list[tuple[list[int], str, int | None]] = []
+    placed: list[Placed] = []
     judged = 0
     limit = int(settings.max_drop * len(items) + 1e-9)
     grouped, judged = _region_stage(items, settings, diagnoses, embeddings, judge, rejected, placed, refused, rounds,
-                                    limit, log)
+                                    drops, limit, log)
     builders: list[tuple[Dimension, list[int], DimensionBuilder]] = []
     for dim in DIMENSIONS:
         idx = [i for i, it in enumerate(items) if it.dimension is dim and i not in grouped]
@@ -334,7 +408,7 @@ def construct(items: Sequence[Item], settings: Settings, *, judge: PairJudge | N
         for (a, b), reasons in sorted(scr.reasons.items()):
             refused.append({"dimension": dim.value, "ids": [its[a].id, its[b].id], "reasons": reasons})
         for members, kind in parts:
-            placed.append(([idx[i] for i in members], kind, None))
+            placed.append(([idx[i] for i in members], kind, None, []))
         drops += [Drop(its[i].id, dim, why) for i, why in unplaced]
     if len(drops) > limit:
         reasons: dict[str, int] = defaultdict(int)
@@ -346,18 +420,19 @@ def construct(items: Sequence[Item], settings: Settings, *, judge: PairJudge | N
     block_ids = []
     counters: dict[Dimension, int] = defaultdict(int)
     first: dict[int, int] = {}
-    for members, _, group in placed:
+    for members, _, group, _ in placed:
         if group is not None:
             first[group] = min(first.get(group, min(members)), min(members))
     group_ids = {g: f"G-{n + 1:03d}" for n, g in enumerate(sorted(first, key=first.__getitem__))}
-    for members, kind, group in placed:
+    for members, kind, group, gone in placed:
         dim = items[members[0]].dimension
         counters[dim] += 1
         bid = f"{dim.code}-{counters[dim]:03d}"
         block_ids.append(bid)
         blocks.append(Block(bid, dim, tuple(items[i].id for i in members), kind,
-                            group_ids[group] if group is not None else None))
-    pairs = curated_items(items, [p[0] for p in placed], block_ids, settings.seed)
+                            group_ids[group] if group is not None else None, tuple(items[i].id for i in gone)))
+    pairs = curated_items(items, [p[0] for p in placed], block_ids, settings.seed, [p[3] for p in placed])
     drops.sort(key=lambda d: position[d.id])
+    gone = {items[i].id: items[i].gold_text for p in placed for i in p[3]}
     return Construction([it for it, _ in pairs], {it.id: bid for it, bid in pairs}, blocks, drops, refused,
-                        judged, rounds)
+                        judged, rounds, gone)

@@ -21,7 +21,7 @@ REVIEW_FIELDS = ("block", "dimension", "kind", "members", "reject", "note")
 
 
 def curated_records(c: Construction, settings: Settings) -> list[dict[str, object]]:
-    members = {b.id: b.members for b in c.blocks}
+    members = {b.id: sorted(b.sources) for b in c.blocks}
     group_of = {b.id: b.group for b in c.blocks}
     out = []
     for it in c.items:
@@ -30,7 +30,7 @@ def curated_records(c: Construction, settings: Settings) -> list[dict[str, objec
         cur: dict[str, object] = {"strategy": STRATEGY, "block": bid, "seed": settings.seed}
         if group_of.get(bid):
             cur["region_group"] = group_of[bid]
-        # the block's members in source order, never which option came from which member (that names the gold)
+        # the items whose golds are the options, in id order: never which option came from which (that names the gold)
         rec["extra_info"]["curation"] = {**cur, "source_ids": list(members[bid])}  # type: ignore[index]
         out.append(rec)
     return out
@@ -43,7 +43,7 @@ def curated_json(c: Construction, settings: Settings) -> str:
 def curation_record(c: Construction, settings: Settings, *, sources: Sequence[tuple[str, str]], n_source: int,
                     verification: Verification | None, judge: dict[str, object] | None,
                     review: str | None, models: dict[str, list[dict[str, str]]]) -> dict[str, object]:
-    golds = {it.id: it.gold_text for it in c.items}
+    golds = c.golds()
     return {
         "strategy": STRATEGY, "block_size": settings.k, "seed": settings.seed, "max_drop": settings.max_drop,
         "region_groups": settings.regions,
@@ -59,13 +59,13 @@ def curation_record(c: Construction, settings: Settings, *, sources: Sequence[tu
 
 
 def review_csv(c: Construction, k: int) -> str:
-    golds = {it.id: it.gold_text for it in c.items}
+    golds = c.golds()
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow([*REVIEW_FIELDS, *(f"gold_{i + 1}" for i in range(k))])
     for b in c.blocks:
-        w.writerow([b.id, b.dimension.value, b.kind, " | ".join(b.members), "", "",
-                    *(golds[m] for m in b.members)])
+        w.writerow([b.id, b.dimension.value, b.kind, " | ".join(b.sources), "", "",
+                    *(golds[m] for m in b.sources)])
     return buf.getvalue()
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from collections import defaultdict
+from collections import Counter, defaultdict
 
 import pytest
 
@@ -18,6 +18,7 @@ pytest.importorskip("sklearn")
 MARKERS = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliett", "kilo",
            "lima", "mike", "november", "oscar", "papa"]
 FAST = Settings(k=4, seed=0, steps_per_item=40, embed_screen=False)
+PER_DIM = Settings(k=4, seed=0, steps_per_item=40, embed_screen=False, regions=False)
 
 
 def story_items(regions: int = 16):
@@ -38,14 +39,15 @@ def _accuracy(items, picks) -> float:
 
 
 def test_region_attack_solves_per_dimension_blocks_when_a_regions_golds_cohere() -> None:
-    c = construct(story_items(), FAST, progress=False)
+    c = construct(story_items(), PER_DIM, progress=False)
     assert not any(b.group for b in c.blocks)
     words = VERIFY_LEXICAL[0]
     assert _accuracy(c.items, region_coherence(c.items, words, 0)) > 0.6  # chance: 0.25
 
 
 def test_region_groups_give_a_groups_regions_the_same_option_sets_in_every_dimension() -> None:
-    settings = Settings(k=4, seed=0, steps_per_item=40, embed_screen=False, regions=True)
+    settings = FAST
+    assert settings.regions  # the default
     c = construct(story_items(), settings, progress=False)
     assert len(c.items) == 80 and not c.drops
     assert {b.kind for b in c.blocks} == {"region"}
@@ -75,7 +77,7 @@ def test_curated_records_never_say_which_option_came_from_which_item() -> None:
     c = construct(make_items(8), FAST, progress=False)
     for rec in curated_records(c, FAST):
         cur = rec["extra_info"]["curation"]
-        assert set(cur) == {"strategy", "block", "seed", "source_ids"}
+        assert set(cur) == {"strategy", "block", "seed", "region_group", "source_ids"}
         assert cur["source_ids"] == sorted(cur["source_ids"])  # source order, not option order
 
 
@@ -85,8 +87,34 @@ def test_every_audit_runs_the_region_attack_and_it_reads_texts_not_letters() -> 
 
     assert {"region_tfidf", "region_char"} <= {s.name for s in resolve(["structure"])}
     assert {"region_tfidf", "region_char"} <= {s.name for s in resolve(["offline"])}
-    c = construct(story_items(), FAST, progress=False)
+    c = construct(story_items(), PER_DIM, progress=False)
     results, _ = run_panel(c.items, resolve(["region_tfidf"]), folds=2, seed=0, shuffle_check=True, progress=False)
     (r,) = results
     assert r.stats["all"].accuracy > 0.6
     assert r.shuffled_stats is not None and r.content_agreement == 1.0  # same texts whatever the letters
+
+
+def test_items_whose_question_names_their_gold_are_dropped_and_their_golds_stay_as_distractors() -> None:
+    """A question that repeats its gold's words gives the item away inside any block: such items are dropped
+    (within --max-drop) and their golds stay in the block, so the other members keep four options."""
+    items = story_items()
+    echo = {it.id for it in items if it.path_id == "r3"}
+    items = [it.with_(question=f"{it.question} Consider: {it.gold_text.lower()}") if it.id in echo else it
+             for it in items]
+    settings = Settings(k=4, seed=0, steps_per_item=40, embed_screen=False, max_drop=0.1)
+    c = construct(items, settings, progress=False)
+    hidden = {d.id for d in c.drops if "stays in the block" in d.reason}
+    assert hidden and hidden <= echo
+    by_id = {it.id: it for it in items}
+    for b in c.blocks:
+        golds = sorted(by_id[m].gold_text for m in b.sources)
+        for m in b.members:
+            cur = next(it for it in c.items if it.id == m)
+            assert sorted(cur.options) == golds and len(cur.options) == 4
+        if b.distractor_only:
+            assert len(b.members) == 3 and set(b.distractor_only) <= hidden
+            assert len({it.answer for it in c.items if it.id in b.members}) == 3
+    letters = Counter(it.answer for it in c.items)
+    assert max(letters.values()) - min(letters.values()) <= 1
+    recs = {r["id"]: r for r in curated_records(c, settings)}
+    assert all(h not in recs for h in hidden)
