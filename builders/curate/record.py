@@ -10,7 +10,7 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
-from builders.curate.engine import Construction, Settings
+from builders.curate.construction import Construction, Settings
 from builders.curate.verify import Verification
 from scale_vqa.errors import BadInputError
 from scale_vqa.item import Item

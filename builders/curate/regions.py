@@ -18,34 +18,19 @@ construction.
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Sequence
-from typing import Protocol
+from collections import Counter, defaultdict
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
 from baselines.text_only.region import region_of
 from builders.curate.blocks import HARD, BlockScorer, anneal
+from builders.curate.construction import JUDGE_ROUNDS, SELECTION_ROUNDS, Drop, Placed, Settings
+from builders.curate.dimension import DimensionBuilder
 from builders.curate.equivalence import Screen
-from scale_vqa.dimensions import Dimension
+from builders.curate.judge import PairJudge
+from scale_vqa.dimensions import DIMENSIONS, Dimension
 from scale_vqa.item import Item
-
-
-class DimensionLike(Protocol):
-    """What :class:`RegionBuilder` reads of a per-dimension builder
-    (:class:`builders.curate.engine.DimensionBuilder`)."""
-
-    items: list[Item]
-    sims: np.ndarray
-    qsims: np.ndarray
-
-    def screen(self) -> Screen: ...
-
-
-class SettingsLike(Protocol):
-    k: int
-    seed: int
-    steps_per_item: int
 
 
 def region_key(item: Item) -> str | None:
@@ -97,7 +82,7 @@ class RegionBuilder:
     """Groups of k units from the per-dimension builders (``sims``, ``qsims`` and ``screen()`` over the units'
     items, unit u being item u of every builder)."""
 
-    def __init__(self, builders: dict[Dimension, DimensionLike], settings: SettingsLike, max_keep_out: int) -> None:
+    def __init__(self, builders: dict[Dimension, DimensionBuilder], settings: Settings, max_keep_out: int) -> None:
         self.builders, self.s, self.max_keep_out = builders, settings, max_keep_out
         self.rounds: list[dict[str, object]] = []
 
@@ -106,8 +91,6 @@ class RegionBuilder:
         one slide or two golds the screen refused in any dimension; what selection still solves in some
         dimension is refused and re-grouped (``SELECTION_ROUNDS``); units that fit nowhere are left out, at
         most ``max_keep_out`` beyond the remainder."""
-        from builders.curate.engine import SELECTION_ROUNDS
-
         k = self.s.k
         screens = {d: b.screen() for d, b in self.builders.items()}
         n = len(next(iter(self.builders.values())).items)
@@ -138,3 +121,108 @@ class RegionBuilder:
         groups = [g for g in part.blocks if not hard[np.ix_(g, g)].any()]
         left = sorted([*part.unplaced, *(u for g in part.blocks if hard[np.ix_(g, g)].any() for u in g)])
         return groups, left, screens
+
+
+HIDDEN_REASON = ("dropped to hide question–option matching: every selection model finds its gold from its question "
+                 "inside its block; its gold stays in the block as a distractor of the other members")
+
+
+def hide_matches(items: list[Item], groups: list[list[int]], rows: dict[Dimension, list[int]],
+                  builders: dict[Dimension, DimensionBuilder], settings: Settings, spare: int) -> set[int]:
+    """Items of region groups to drop with their gold kept as a distractor-only option: those whose own gold is
+    the most similar of their block's golds to their question under every selection model, the most blatant
+    first (largest mean margin), at most one per block, within the drop budget left after `budget_used` and the
+    per-dimension leftovers (`spare` items), keeping every dimension's share within 2 points of the source."""
+    k = settings.k
+    if spare <= 0:
+        return set()
+    n_dim = {d: sum(it.dimension is d for it in items) for d in rows}
+    cands: list[tuple[float, int]] = []
+    eye = np.arange(k)
+    for g in groups:
+        b = np.array([g])
+        for d, builder in builders.items():
+            assert builder.sims is not None
+            sub = np.moveaxis(builder.sims, 0, -1)[b[:, :, None], b[:, None, :]][0]  # k × k × models
+            own = sub[eye, eye, :]
+            others = np.where(np.eye(k, dtype=bool)[:, :, None], -np.inf, sub).max(axis=1)
+            margin = own - others  # > 0: own gold on top
+            for j in np.flatnonzero((margin > 0).all(axis=1)):
+                cands.append((-float(margin[j].mean() / (sub.std(axis=(0, 1)).mean() + 1e-9)), rows[d][g[j]]))
+    cands.sort()
+    hidden: set[int] = set()
+    per_dim: dict[Dimension, int] = defaultdict(int)
+    blocks_hit: set[tuple[int, Dimension]] = set()
+    where = {rows[d][u]: (n, d) for n, g in enumerate(groups) for d in rows for u in g}
+    total = len(items)
+    for _, i in cands:
+        if len(hidden) >= spare:
+            break
+        d = items[i].dimension
+        if where[i] in blocks_hit:
+            continue
+        share = (n_dim[d] - per_dim[d] - 1) / (total - len(hidden) - 1)
+        if share < n_dim[d] / total - 0.015:  # leaves room for the leftovers within the 2-point limit
+            continue
+        hidden.add(i)
+        per_dim[d] += 1
+        blocks_hit.add(where[i])
+    return hidden
+
+
+def region_stage(items: list[Item], settings: Settings, diagnoses: dict[str, str], embeddings: np.ndarray | None,
+                  judge: PairJudge | None, rejected: Sequence[tuple[str, str, str]],
+                  placed: list[Placed], refused: list[dict[str, object]],
+                  rounds: list[dict[str, object]], drops: list[Drop], limit: int,
+                  log: Callable[[str], None]) -> tuple[set[int], int]:
+    """Group whole regions (:mod:`builders.curate.regions`); append their blocks to `placed` and return the
+    indices of the items placed and the number of pairs judged. Items of regions left out go to the
+    per-dimension construction."""
+    dims = [d for d in DIMENSIONS if any(it.dimension is d for it in items)]
+    unit_map = units(items, dims) if settings.regions and len(dims) > 1 else {}
+    if len(unit_map) < 2 * settings.k:
+        return set(), 0
+    keys = list(unit_map)
+    rows = {d: [unit_map[key][d] for key in keys] for d in dims}
+    dim_builders = {d: DimensionBuilder([items[i] for i in rows[d]], settings, diagnoses,
+                                        embeddings[rows[d]] if embeddings is not None else None, log) for d in dims}
+    max_keep = max(0, limit // len(dims) - len(keys) % settings.k)
+    region = RegionBuilder(dim_builders, settings, max_keep)
+    for b in dim_builders.values():
+        b.extra_refusals = list(rejected)
+    judged = 0
+    for jr in range(JUDGE_ROUNDS + 1):
+        groups, _, screens = region.partition()
+        if judge is None or jr == JUDGE_ROUNDS:
+            break
+        pairs = [(its[a].id, its[b].id, its[a].question, its[a].gold_text, its[b].gold_text)
+                 for d in dims for its in [dim_builders[d].items] for g in groups for x, a in enumerate(g)
+                 for b in g[x + 1:]]
+        verdicts = judge.judge(pairs)
+        judged += len(verdicts)
+        new = [(v.first, v.second, "judge (could both be true of one region)") for v in verdicts if v.refused]
+        if not new:
+            break
+        log(f"region groups: the judge refused {len(new)} pair(s); re-grouping")
+        for b in dim_builders.values():
+            b.extra_refusals += new
+    rounds += region.rounds
+    log(f"region groups: {len(groups)} groups of {settings.k} regions ({len(groups) * settings.k} of {len(keys)} "
+        "complete regions)")
+    in_groups = {rows[d][u] for g in groups for d in dims for u in g}
+    rest = Counter(it.dimension for i, it in enumerate(items) if i not in in_groups)
+    leftovers = sum(c if c < settings.k else c % settings.k for c in rest.values())  # the per-dimension stage's drops
+    hidden = hide_matches(items, groups, rows, dim_builders, settings, limit - leftovers)
+    grouped: set[int] = set()
+    for n, g in enumerate(groups):
+        for d in dims:
+            members = sorted(rows[d][u] for u in g)
+            gone = [i for i in members if i in hidden]
+            placed.append(([i for i in members if i not in hidden], "region", n, gone))
+            grouped.update(members)
+    drops += [Drop(items[i].id, items[i].dimension, HIDDEN_REASON) for i in sorted(hidden)]
+    for d in dims:
+        its = dim_builders[d].items
+        for (a, b), reasons in sorted(screens[d].reasons.items()):
+            refused.append({"dimension": d.value, "ids": [its[a].id, its[b].id], "reasons": reasons})
+    return grouped, judged

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 from collections import Counter
 
-from builders.curate.engine import Construction
+from builders.curate.construction import Construction
 from builders.curate.verify import ALPHA, MARGIN_ALL, MARGIN_DIM, Verification
 from scale_vqa.dimensions import DIMENSIONS
 from scale_vqa.markdown import markdown_table
