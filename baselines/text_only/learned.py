@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TypeVar
 
 import numpy as np
@@ -95,8 +96,9 @@ def shared(kind: str, *keys: Sequence[Item], make: Callable[[], T]) -> T:
 
 
 def clear_shared() -> None:
-    """Forget every shared feature block (:func:`shared`)."""
+    """Forget every shared feature block (:func:`shared`) and analysed text."""
     _SHARED.clear()
+    _TOKENS.clear()
 
 
 def dense_features(train: Sequence[Item], items: Sequence[Item]) -> np.ndarray:
@@ -135,11 +137,30 @@ class ConditionalLogit:
         return np.asarray(x @ self.coef_).ravel()
 
 
+_TOKENS: dict[str, list[str]] = {}
+
+
+@lru_cache(maxsize=1)
+def _word_analyzer() -> Callable[[str], list[str]]:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    return TfidfVectorizer(ngram_range=(1, 2)).build_analyzer()
+
+
+def _tokens(text: str) -> list[str]:
+    """The lower-cased word 1–2-grams of `text` (scikit-learn's word analyzer), each text analysed once per
+    process however many folds and adversaries vectorise it."""
+    tokens = _TOKENS.get(text)
+    if tokens is None:
+        tokens = _TOKENS[text] = _word_analyzer()(text)
+    return tokens
+
+
 def _fit_tfidf(train: Sequence[Item]) -> tuple[object, object]:
     from sklearn.feature_extraction.text import TfidfVectorizer
 
     texts, diffs = option_texts(train)
-    return tuple(TfidfVectorizer(ngram_range=(1, 2), min_df=2, max_features=MAX_TFIDF, sublinear_tf=True).fit(t)
+    return tuple(TfidfVectorizer(analyzer=_tokens, min_df=2, max_features=MAX_TFIDF, sublinear_tf=True).fit(t)
                  for t in (texts, diffs))  # type: ignore[return-value]
 
 
