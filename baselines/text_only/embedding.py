@@ -74,8 +74,6 @@ class Embedder:
         self._model = model
         self.dtype: str | None = None
         """The dtype the encoder ran in (known once a text was encoded here or in a prefetch worker)."""
-        self.adopted: dict[str, str | None] | None = None
-        """The settings of the encoder that made vectors adopted from another process (:func:`adopt_vectors`)."""
         self.cache: dict[str, np.ndarray] = {}
         self.encoded = 0
         """How many texts went through the model (or came from a prefetch) in this process."""
@@ -89,8 +87,6 @@ class Embedder:
     @property
     def settings(self) -> dict[str, str | None]:
         """What the audit report records about the encoder: its model and the dtype it ran in."""
-        if self.adopted is not None:
-            return self.adopted
         injected = self._model is not None and self.dtype is None and self.model_dir is None
         return {"model": type(self._model).__name__ if injected else self.model_dir or MODEL_NAME,
                 "dtype": self.dtype}
@@ -216,23 +212,6 @@ def _encode_in_subprocess(model_dir: str | None, device: str, batch_size: int, t
 
 
 _SHARED: Embedder | None = None
-
-
-def prefetched_vectors(texts: Iterable[str]) -> tuple[dict[str, np.ndarray], dict[str, str | None]]:
-    """The shared embedder's vectors of `texts` (waiting for a running prefetch) and its
-    :attr:`~Embedder.settings`, to hand to another process (:func:`adopt_vectors`)."""
-    emb = shared_embedder()
-    texts = list(dict.fromkeys(texts))
-    emb.encode(texts)
-    return {t: emb.cache[t] for t in texts}, emb.settings
-
-
-def adopt_vectors(vectors: dict[str, np.ndarray], settings: dict[str, str | None]) -> None:
-    """Make `vectors` and `settings` (from :func:`prefetched_vectors` in another process) this process's
-    shared embeddings."""
-    emb = shared_embedder()
-    emb.cache.update(vectors)
-    emb.adopted = dict(settings)
 
 
 def shared_embedder() -> Embedder:

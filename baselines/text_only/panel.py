@@ -9,12 +9,10 @@ audit (``builders.audit``) adds the per-item flags on top.
 
 from __future__ import annotations
 
-import os
 import random
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -191,16 +189,8 @@ def _pool_run(name: str, items: list[Item], kwargs: dict[str, object]) -> Advers
 
     from baselines.text_only.registry import adversary_specs
 
-    with threadpool_limits(1):  # gradient boosting on more threads can give other results, and spins
+    with threadpool_limits(1):  # as in the main process: more threads changed results on 1005 items, and spin
         return run_adversary(adversary_specs()[name], items, **kwargs)  # type: ignore[arg-type]
-
-
-def _pool_run_embedded(name: str, items: list[Item], kwargs: dict[str, object], vectors: dict[str, object],
-                       settings: dict[str, str | None]) -> AdversaryResult:
-    from baselines.text_only.embedding import adopt_vectors
-
-    adopt_vectors(vectors, settings)  # type: ignore[arg-type]
-    return _pool_run(name, items, kwargs)
 
 
 def _needs_embeddings(spec: AdversarySpec) -> bool:
@@ -263,44 +253,9 @@ def _run_specs(specs: Sequence[AdversarySpec], items: list[Item], kwargs: dict[s
     # (see :func:`run_panel`). The models here keep to one thread: that leaves the other core(s) to the encoder,
     # and OpenMP threads that spin on a busy machine made gradient boosting up to 5× slower.
     with _one_thread(True):
-        for i in [i for i in local if i not in embed]:
+        for i in [i for i in local if i not in embed] + embed:
             results[i] = _run_one(specs[i], items, kwargs, bar)
-        helped = _embedding_helper(specs, embed, items, kwargs, registry, main_file)
-        for i in [i for i in embed if i not in helped]:
-            results[i] = _run_one(specs[i], items, kwargs, bar)
-        for i, fut in helped.items():
-            try:
-                results[i] = fut.result()
-            except Exception as exc:  # a worker that could not start or died: run it here instead
-                print(f"warning: worker for {specs[i].name} failed ({exc!r}); running it in this process",
-                      file=sys.stderr)
-                results[i] = _run_one(specs[i], items, kwargs, None)
-            if bar is not None:
-                bar.update()  # type: ignore[attr-defined]
     return [r for r in results if r is not None]
-
-
-def _embedding_helper(specs: Sequence[AdversarySpec], embed: list[int], items: list[Item],
-                      kwargs: dict[str, object], registry: dict[str, AdversarySpec],
-                      main_file: str | None) -> dict[int, Future[AdversaryResult]]:
-    """Once the texts are encoded, the encoder's core is free: every second learned embedding adversary runs
-    in one worker process (forkserver, one thread) that receives the vectors, beside the rest here. Nothing
-    is offloaded on one core or when workers cannot re-import ``__main__``."""
-    learned = [i for i in embed if specs[i].kind == "learned" and specs[i].name in registry]
-    offload = learned[1::2]
-    if not offload or (os.cpu_count() or 1) < 2 or (main_file and not Path(main_file).is_file()):
-        return {}
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
-    from baselines.text_only.embedding import panel_texts, prefetched_vectors
-
-    vectors, settings = prefetched_vectors(panel_texts([*items, *(kwargs.get("fit_items") or ())]))  # type: ignore[misc]
-    pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("forkserver"), initializer=_pool_init)
-    try:
-        return {i: pool.submit(_pool_run_embedded, specs[i].name, items, kwargs, vectors, settings) for i in offload}
-    finally:
-        pool.shutdown(wait=False)
 
 
 def run_panel(items: Sequence[Item], specs: Sequence[AdversarySpec], *, source: str = "",
