@@ -1,8 +1,9 @@
 """Encode texts in a separate process: ``python -m baselines.text_only.embed_worker`` reads a JSON request on
 stdin (``texts``, ``model_dir``, ``device``, ``batch_size``, ``threads``, ``dtype``: a
 :data:`~baselines.text_only.embedding.DTYPES` setting) and writes to stdout one ``.npz`` holding the
-unit-normalised float32 embeddings (``vectors``) and the dtype the encoder ran in (``dtype``). :meth:`~baselines.text_only.embedding.Embedder.prefetch` runs it
-so the rest of the adversary panel can use the other cores meanwhile."""
+unit-normalised float32 embeddings (``vectors``) and the dtype the encoder ran in (``dtype``).
+:meth:`~baselines.text_only.embedding.Embedder.prefetch` runs it so the rest of the adversary panel can use the
+other cores meanwhile."""
 
 from __future__ import annotations
 

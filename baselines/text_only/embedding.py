@@ -21,7 +21,7 @@ MODEL_NAME = "all-MiniLM-L6-v2"
 DTYPE_ENV = "SCALE_VQA_EMBED_DTYPE"
 DTYPES = ("auto", "float32", "bfloat16")
 """Values of :data:`DTYPE_ENV`: ``auto`` (the default) runs the encoder in bfloat16 on CPUs with native
-bfloat16 arithmetic (AVX-512 BF16 or AMX: ~4× faster, cosine to the float32 vectors ≥ 0.9998) and in float32
+bfloat16 arithmetic (AVX-512 BF16 or AMX: 2–4× faster, cosine to the float32 vectors ≥ 0.9998) and in float32
 elsewhere (bfloat16 without hardware support is slower than float32). The vectors are float32 either way."""
 
 
@@ -44,7 +44,7 @@ def native_bf16() -> bool:
         try:
             if callable(fn) and fn():
                 return True
-        except Exception:  # noqa: BLE001 - a private API: any failure means "not known to be supported"
+        except Exception:  # a private API: any failure means "not known to be supported"
             continue
     return False
 
