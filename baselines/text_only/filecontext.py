@@ -81,6 +81,8 @@ class FileContext:
         self.group_texts = [sorted(option_set(self.items[m[0]])) for m in self.groups]
         self._scores: dict[str, list[dict[str, float]]] = {}
         self._joint: dict[tuple[str, int], list[str | None]] = {}
+        self.memo: dict[object, object] = {}
+        """What adversaries derive from this file alone (label-free), kept with it for reuse."""
 
     def covers(self, items: Sequence[Item]) -> bool:
         return all(item_key(it) in self.index for it in items)

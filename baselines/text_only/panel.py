@@ -45,6 +45,8 @@ class AdversaryResult:
     content_agreement: float | None = None
     """Share of items where the shuffled run chose the same option *text* as the original run."""
     seconds: float = 0.0
+    embedding: dict[str, str | None] | None = None
+    """For an adversary that reads sentence embeddings: the encoder's model and the dtype it ran in."""
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -55,6 +57,7 @@ class AdversaryResult:
                 "accuracy": self.shuffled_stats.accuracy, "ci": list(self.shuffled_stats.ci),
                 "content_agreement": self.content_agreement},
             "seconds": round(self.seconds, 3),
+            **({} if self.embedding is None else {"embedding": self.embedding}),
         }
 
 
@@ -156,6 +159,10 @@ def run_adversary(spec: AdversarySpec, items: Sequence[Item], *, seed: int, fold
         same = sum(_chosen_text(a, x) == _chosen_text(b, y) and _chosen_text(a, x) is not None
                    for a, x, b, y in zip(items, letters, shuffled, s_letters, strict=True))
         result.content_agreement = same / n if n else 0.0
+    if _needs_embeddings(spec):
+        from baselines.text_only.embedding import shared_embedder
+
+        result.embedding = dict((getattr(probe, "embedder", None) or shared_embedder()).settings)
     result.seconds = time.perf_counter() - t0
     return result
 
@@ -177,9 +184,13 @@ def _pool_init() -> None:
 
 
 def _pool_run(name: str, items: list[Item], kwargs: dict[str, object]) -> AdversaryResult:
+    import sklearn.ensemble  # noqa: F401 - load its OpenMP first: a thread limit binds loaded libraries only
+    from threadpoolctl import threadpool_limits
+
     from baselines.text_only.registry import adversary_specs
 
-    return run_adversary(adversary_specs()[name], items, **kwargs)  # type: ignore[arg-type]
+    with threadpool_limits(1):  # as in the main process: more threads changed results on 1005 items, and spin
+        return run_adversary(adversary_specs()[name], items, **kwargs)  # type: ignore[arg-type]
 
 
 def _needs_embeddings(spec: AdversarySpec) -> bool:

@@ -22,8 +22,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from baselines.answerer import Answer, Answerer, AnswererError, argmax_letter, tie_break_rng
-from baselines.text_only.features import DenseFeaturizer, gold_vector, group_offsets, within_item
+from baselines.text_only.features import gold_vector, group_offsets, within_item
 from baselines.text_only.filecontext import FileContext, file_context, normalise
+from baselines.text_only.learned import dense_features
 from baselines.text_only.matching import LEXICAL
 from scale_vqa.item import Item
 
@@ -178,18 +179,31 @@ JOINT_FOR_FEATURES = {"tfidf_word": "tfidf", "tfidf_char": "tfidf", "bm25": "bm2
 def structure_features(ctx: FileContext, items: Sequence[Item], measures: Sequence[str], seed: int) -> np.ndarray:
     """One row per (item, option): for each measure the raw question–option score and its standing among the
     questions sharing the option set (both also normalised within the item), the option's log frequency in the
-    file (likewise), whether each joint assignment gives it to this question, and the item's group size."""
+    file (likewise), whether each joint assignment gives it to this question, and the item's group size.
+
+    Each item's rows depend on the file and the item alone, so they are built once per context and reused
+    (every fold and every adversary that reads the same measures)."""
     joints = list(dict.fromkeys(JOINT_FOR_FEATURES[m] for m in measures))
+    memo: dict[int, tuple[Item, np.ndarray]] = ctx.memo.setdefault(("structure_features", tuple(measures), seed),
+                                                                  {})  # type: ignore[assignment]
     blocks = []
     for it in items:
-        cols = [ctx.item_scores(it, m) for m in measures] + [ctx.column_z(it, m) for m in measures]
-        cols.append([math.log(f) for f in ctx.frequencies(it)])
-        q = np.column_stack(cols)
-        assigned = np.column_stack([ctx.assigned(it, j, seed) for j in joints])
-        size = ctx.group_size(it)
-        group = np.tile([float(size > 1), math.log(size)], (it.n_options, 1))
-        blocks.append(np.hstack([within_item(q), assigned, group]))
+        hit = memo.get(id(it))
+        if hit is None or hit[0] is not it:  # the memo holds the item, so its id is not reused meanwhile
+            hit = memo[id(it)] = (it, _item_structure_features(ctx, it, measures, joints, seed))
+        blocks.append(hit[1])
     return np.vstack(blocks)
+
+
+def _item_structure_features(ctx: FileContext, it: Item, measures: Sequence[str], joints: Sequence[str],
+                             seed: int) -> np.ndarray:
+    cols = [ctx.item_scores(it, m) for m in measures] + [ctx.column_z(it, m) for m in measures]
+    cols.append([math.log(f) for f in ctx.frequencies(it)])
+    q = np.column_stack(cols)
+    assigned = np.column_stack([ctx.assigned(it, j, seed) for j in joints])
+    size = ctx.group_size(it)
+    group = np.tile([float(size > 1), math.log(size)], (it.n_options, 1))
+    return np.hstack([within_item(q), assigned, group])
 
 
 class MatchLearned(FileAnswerer):
@@ -208,9 +222,9 @@ class MatchLearned(FileAnswerer):
 
         ctx = self.context_for(items)
         if fit:
-            self.featurizer = DenseFeaturizer().fit(items)
+            self.train = tuple(items)
         x = np.hstack([structure_features(ctx, items, self.spec.measures, self.seed),
-                       self.featurizer.transform(items)])
+                       dense_features(self.train, items)])
         if fit:
             self.scaler = StandardScaler().fit(x)
         return self.scaler.transform(x)

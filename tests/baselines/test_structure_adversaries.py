@@ -162,17 +162,21 @@ def test_each_distinct_text_is_encoded_once_per_run(monkeypatch):
     assert set(fake.seen) == set(panel_texts(items)) and max(fake.seen.values()) == 1
     assert fake.calls == 1  # one batch for the whole run
     assert embedding._SHARED.encoded == len(fake.seen)
+    assert all(r.to_dict()["embedding"] == {"model": "FakeModel", "dtype": None} for r in results)
+    plain, _ = run_panel(items, resolve(["lr_dense"]), folds=3, progress=False)
+    assert "embedding" not in plain[0].to_dict()
 
 
 def test_a_prefetched_batch_is_collected_not_re_encoded():
     fake = FakeModel()
     emb = Embedder(model=fake)
-    future: Future[np.ndarray] = Future()
-    future.set_result(FakeModel().encode(["a", "b"]))
+    future: Future[tuple[np.ndarray, str]] = Future()
+    future.set_result((FakeModel().encode(["a", "b"]), "bfloat16"))
     emb._pending = (future, ["a", "b"])
     vecs = emb.encode(["b", "a", "c"])
     assert vecs.shape == (3, 16) and fake.seen == Counter({"c": 1})
-    failed: Future[np.ndarray] = Future()
+    assert emb.settings["dtype"] == "bfloat16"  # what the worker reported
+    failed: Future[tuple[np.ndarray, str]] = Future()
     failed.set_exception(RuntimeError("worker died"))
     emb._pending = (failed, ["d"])
     emb.encode(["d"])
