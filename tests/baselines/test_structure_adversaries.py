@@ -143,9 +143,12 @@ def test_cross_fitted_copies_observe_the_whole_file():
 
 
 def test_registry_lists_the_structure_adversaries():
+    from baselines.text_only.region import region_specs
+
     specs = adversary_specs()
-    assert set(specs) >= STRUCTURE_NAMES
-    assert {s.name for s in resolve(["structure"])} == {n for n in STRUCTURE_NAMES if specs[n].available}
+    names = STRUCTURE_NAMES | {r.name for r in region_specs()}
+    assert set(specs) >= names
+    assert {s.name for s in resolve(["structure"])} == {n for n in names if specs[n].available}
     assert {"option_frequency", "joint_bm25"} <= {s.name for s in resolve(["fast"])}
     for name in STRUCTURE_NAMES:
         assert len(specs[name].description) > 30 and "(" not in specs[name].name
