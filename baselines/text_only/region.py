@@ -19,6 +19,7 @@ import math
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -28,8 +29,8 @@ from scale_vqa.item import Item
 MAX_COMBOS = 4096
 """Regions with more option combinations than this are solved by coordinate ascent instead of enumeration."""
 
-Vectorise = Callable[[list[str]], np.ndarray]
-"""Texts → row vectors (unit length, so a dot product is a cosine)."""
+Vectorise = Callable[[list[str]], Any]
+"""Texts → row vectors, dense or scipy sparse (unit length, so a dot product is a cosine)."""
 
 
 def region_of(item: Item) -> str:
@@ -65,7 +66,7 @@ def coherent_choices(items: Sequence[Item], vectorise: Vectorise) -> list[int]:
     """Per item, the option index the region attack picks (see the module docstring)."""
     texts = sorted({o for it in items for o in it.options})
     where = {t: i for i, t in enumerate(texts)}
-    vecs = np.asarray(vectorise(texts), dtype=np.float64)
+    vecs = vectorise(texts)  # dense rows, or a scipy sparse matrix (TF-IDF: kept sparse)
     regions: dict[str, list[int]] = defaultdict(list)
     for i, it in enumerate(items):
         regions[region_of(it)].append(i)
@@ -75,7 +76,9 @@ def coherent_choices(items: Sequence[Item], vectorise: Vectorise) -> list[int]:
         opts = [sorted(where[o] for o in items[i].options) for i in idx]
         rows = sorted({t for o in opts for t in o})
         local = {t: r for r, t in enumerate(rows)}
-        sub = vecs[rows] @ vecs[rows].T
+        part = vecs[rows]
+        prod = part @ part.T
+        sub = np.asarray(prod.toarray() if hasattr(prod, "toarray") else prod, dtype=np.float64)
         np.fill_diagonal(sub, 0.0)
         choice = _best(sub, [[local[t] for t in o] for o in opts])
         for j, i in enumerate(idx):
@@ -92,7 +95,7 @@ def _tfidf(analyzer: str) -> Vectorise:
         else:
             vec = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True)
         try:
-            return vec.fit_transform(texts).toarray()
+            return vec.fit_transform(texts)
         except ValueError:  # an empty vocabulary: no lexical signal
             return np.zeros((len(texts), 1))
     return run

@@ -29,10 +29,13 @@ def markdown(c: Construction, v: Verification | None, *, n_source: int, k: int, 
     kinds = Counter(b.kind for b in c.blocks)
     parts = ["# Scale-VQA curation: matched blocks", "",
              f"Blocks of {k} items of one dimension, each from a different slide; every member's options are the "
-             f"block's {k} golds, letters rotated so each letter is one member's gold. Seed {seed}.", "",
+             f"block's {k} golds, letters rotated so each letter is at most one member's gold. Region groups: the "
+             f"same {k} regions share a block in every dimension. Seed {seed}.", "",
              f"- kept **{len(c.items)} of {n_source}** items ({_pct(len(c.items) / max(1, n_source))} %), "
              f"{len(c.blocks)} blocks ({kinds.get('region', 0)} in region groups, {kinds.get('same-question', 0)} "
              f"same-question, {kinds.get('balanced', 0)} balanced), {len(c.drops)} dropped",
+             f"- dropped with their golds kept as distractors (their question gives them away in any block): "
+             f"{sum(len(b.distractor_only) for b in c.blocks)}",
              f"- refused gold pairs (equivalence screen, judge, review): {len(c.refused)}"
              + (f"; LLM judge asked about {c.judged} pairs" if c.judged else ""), ""]
     if v is None:
@@ -42,7 +45,8 @@ def markdown(c: Construction, v: Verification | None, *, n_source: int, k: int, 
         parts += ["## Verification", "",
                   f"Adversaries disjoint from the selection: the audit's panel (cross-fitted by slide, seed "
                   f"{seed + 1}) and structure attackers (option frequency, question–option matching, option sets "
-                  f"solved jointly, a cross-fitted learned model) on other similarity models.", "",
+                  f"solved jointly, a region's items solved together, a cross-fitted learned model) on other "
+                  f"similarity models.", "",
                   f"- best adversary overall: **{best.adversary} {_pct(best.accuracy)} %** (chance "
                   f"{_pct(best.chance)} %)",
                   f"- largest per-dimension accuracy: **{_pct(v.max_dim['observed'])} %**; expected maximum under "

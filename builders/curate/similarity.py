@@ -94,7 +94,7 @@ def _static_words(qs: Sequence[str], ans: Sequence[str], seed: int) -> tuple[np.
 
     model = shared_embedder().model
     tok = model.tokenizer
-    table = model[0].auto_model.get_input_embeddings().weight.detach().cpu().numpy()
+    table = model[0].auto_model.get_input_embeddings().weight.detach().float().cpu().numpy()
     special = set(tok.all_special_ids)
     texts = [*qs, *ans]
     ids = [[t for t in tok(x, add_special_tokens=False)["input_ids"] if t not in special] for x in texts]

