@@ -41,7 +41,7 @@ from builders.curate.construction import (
 from builders.curate.dimension import DimensionBuilder
 from builders.curate.equivalence import region_diagnoses
 from builders.curate.judge import PairJudge
-from builders.curate.regions import region_stage
+from builders.curate.regions import HIDDEN_REASON, region_stage
 from scale_vqa.dimensions import DIMENSIONS, Dimension
 from scale_vqa.item import Item
 
@@ -128,6 +128,14 @@ def construct(items: Sequence[Item], settings: Settings, *, judge: PairJudge | N
         for members, kind in parts:
             placed.append(([idx[i] for i in members], kind, None, []))
         drops += [Drop(its[i].id, dim, why) for i, why in unplaced]
+    while len(drops) > limit and any(d.reason == HIDDEN_REASON for d in drops):
+        # the per-dimension stage dropped more than foreseen: give back the least blatant hidden item
+        last = max(n for n, d in enumerate(drops) if d.reason == HIDDEN_REASON)
+        i = position[drops.pop(last).id]
+        members, _, _, gone = next(p for p in placed if i in p[3])
+        gone.remove(i)
+        members.append(i)
+        members.sort()
     if len(drops) > limit:
         reasons: dict[str, int] = defaultdict(int)
         for d in drops:

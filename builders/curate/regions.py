@@ -128,14 +128,14 @@ HIDDEN_REASON = ("dropped to hide question–option matching: every selection mo
 
 
 def hide_matches(items: list[Item], groups: list[list[int]], rows: dict[Dimension, list[int]],
-                  builders: dict[Dimension, DimensionBuilder], settings: Settings, spare: int) -> set[int]:
+                  builders: dict[Dimension, DimensionBuilder], settings: Settings, spare: int) -> list[int]:
     """Items of region groups to drop with their gold kept as a distractor-only option: those whose own gold is
     the most similar of their block's golds to their question under every selection model, the most blatant
     first (largest mean margin), at most one per block, within the drop budget left after `budget_used` and the
     per-dimension leftovers (`spare` items), keeping every dimension's share within 2 points of the source."""
     k = settings.k
     if spare <= 0:
-        return set()
+        return []
     n_dim = {d: sum(it.dimension is d for it in items) for d in rows}
     cands: list[tuple[float, int]] = []
     eye = np.arange(k)
@@ -150,7 +150,7 @@ def hide_matches(items: list[Item], groups: list[list[int]], rows: dict[Dimensio
             for j in np.flatnonzero((margin > 0).all(axis=1)):
                 cands.append((-float(margin[j].mean() / (sub.std(axis=(0, 1)).mean() + 1e-9)), rows[d][g[j]]))
     cands.sort()
-    hidden: set[int] = set()
+    hidden: list[int] = []
     per_dim: dict[Dimension, int] = defaultdict(int)
     blocks_hit: set[tuple[int, Dimension]] = set()
     where = {rows[d][u]: (n, d) for n, g in enumerate(groups) for d in rows for u in g}
@@ -164,7 +164,7 @@ def hide_matches(items: list[Item], groups: list[list[int]], rows: dict[Dimensio
         share = (n_dim[d] - per_dim[d] - 1) / (total - len(hidden) - 1)
         if share < n_dim[d] / total - 0.015:  # leaves room for the leftovers within the 2-point limit
             continue
-        hidden.add(i)
+        hidden.append(i)
         per_dim[d] += 1
         blocks_hit.add(where[i])
     return hidden
@@ -213,14 +213,15 @@ def region_stage(items: list[Item], settings: Settings, diagnoses: dict[str, str
     rest = Counter(it.dimension for i, it in enumerate(items) if i not in in_groups)
     leftovers = sum(c if c < settings.k else c % settings.k for c in rest.values())  # the per-dimension stage's drops
     hidden = hide_matches(items, groups, rows, dim_builders, settings, limit - leftovers)
+    hidden_set = set(hidden)
     grouped: set[int] = set()
     for n, g in enumerate(groups):
         for d in dims:
             members = sorted(rows[d][u] for u in g)
-            gone = [i for i in members if i in hidden]
-            placed.append(([i for i in members if i not in hidden], "region", n, gone))
+            gone = [i for i in members if i in hidden_set]
+            placed.append(([i for i in members if i not in hidden_set], "region", n, gone))
             grouped.update(members)
-    drops += [Drop(items[i].id, items[i].dimension, HIDDEN_REASON) for i in sorted(hidden)]
+    drops += [Drop(items[i].id, items[i].dimension, HIDDEN_REASON) for i in hidden]  # most blatant first
     for d in dims:
         its = dim_builders[d].items
         for (a, b), reasons in sorted(screens[d].reasons.items()):

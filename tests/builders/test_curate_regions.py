@@ -130,3 +130,28 @@ def test_curate_with_the_embedding_model_in_bfloat16(monkeypatch) -> None:
     monkeypatch.setattr(embedding, "_SHARED", None)
     c = construct(make_items(8), Settings(k=4, seed=0, steps_per_item=20, embed_screen=True), progress=False)
     assert len(c.items) == 40
+
+
+def test_hidden_items_are_given_back_when_the_drop_budget_runs_out(monkeypatch) -> None:
+    """If more items end up dropped than --max-drop allows, the least blatant hidden items return to their
+    blocks instead of the run failing."""
+    from builders.curate import regions
+
+    items = story_items()
+    echo = {it.id for it in items if it.path_id in ("r3", "r5")}
+    items = [it.with_(question=f"{it.question} Consider: {it.gold_text.lower()}") if it.id in echo else it
+             for it in items]
+    original, hidden = regions.hide_matches, []
+
+    def greedy(*args, **kwargs):  # as if the per-dimension stage's drops had been underestimated
+        hidden.extend(original(*args[:-1], 1000, **kwargs))
+        return hidden
+
+    monkeypatch.setattr(regions, "hide_matches", greedy)
+    settings = Settings(k=4, seed=0, steps_per_item=40, embed_screen=False, max_drop=0.05)
+    c = construct(items, settings, progress=False)
+    assert len(hidden) > int(0.05 * len(items)) >= len(c.drops)
+    placed = {m for b in c.blocks for m in b.members}
+    assert placed == {it.id for it in c.items} and not placed & {d.id for d in c.drops}
+    for b in c.blocks:
+        assert len(b.sources) == 4 and set(b.distractor_only) <= {d.id for d in c.drops}
