@@ -25,7 +25,7 @@ import numpy as np
 
 from baselines.text_only.region import region_of
 from builders.curate.blocks import HARD, BlockScorer, anneal
-from builders.curate.construction import JUDGE_ROUNDS, SELECTION_ROUNDS, Drop, Placed, Settings
+from builders.curate.construction import JUDGE_ROUNDS, REGION_STEPS, SELECTION_ROUNDS, Drop, Placed, Settings
 from builders.curate.dimension import DimensionBuilder
 from builders.curate.equivalence import Screen
 from builders.curate.judge import PairJudge
@@ -103,7 +103,7 @@ class RegionBuilder:
         self.rounds = []
         for attempt in range(SELECTION_ROUNDS + self.max_keep_out + 1):
             part = anneal(GroupScorer(scorers, forbid), n, seed=self.s.seed + attempt,
-                          steps=self.s.steps_per_item * n, keep_out=keep_out, start=start)
+                          steps=int(REGION_STEPS * self.s.steps_per_item) * n, keep_out=keep_out, start=start)
             solved = [g for g in part.blocks if any(sc.solved(g) for sc in scorers)]
             broken = sum(int(hard[np.ix_(g, g)].sum()) // 2 for g in part.blocks)
             self.rounds.append({"dimension": "region groups", "attempt": attempt, "violations": broken,
