@@ -41,6 +41,7 @@ from builders.curate.construction import (
 from builders.curate.dimension import DimensionBuilder
 from builders.curate.equivalence import region_diagnoses
 from builders.curate.judge import PairJudge
+from builders.curate.judge import refusals as judge_refusals
 from builders.curate.regions import HIDDEN_REASON, region_stage
 from scale_vqa.dimensions import DIMENSIONS, Dimension
 from scale_vqa.item import Item
@@ -112,11 +113,8 @@ def construct(items: Sequence[Item], settings: Settings, *, judge: PairJudge | N
             parts, unplaced, scr = builder.partition()
             if judge is None or jr == JUDGE_ROUNDS:
                 break
-            pairs = [(its[a].id, its[b].id, its[a].question, its[a].gold_text, its[b].gold_text)
-                     for members, _ in parts for x, a in enumerate(members) for b in members[x + 1:]]
-            verdicts = judge.judge(pairs)
-            judged += len(verdicts)
-            new = [(v.first, v.second, "judge (could both be true of one region)") for v in verdicts if v.refused]
+            n, new = judge_refusals(judge, its, [members for members, _ in parts])
+            judged += n
             if not new:
                 break
             log(f"{dim.title}: the judge refused {len(new)} pair(s); re-blocking")

@@ -6,11 +6,15 @@ refused) or ``B`` (mutually exclusive)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from scale_vqa.item import Item
 from scale_vqa.parse import parse_answer
+
+REFUSAL = "judge (could both be true of one region)"
+"""The reason recorded for a pair the judge refused."""
 
 SYSTEM = ("You are a careful pathologist. You judge whether two statements about a histology image set could "
           "both be true of the same tissue region.")
@@ -69,3 +73,13 @@ class PairJudge:
 
     def close(self) -> None:
         self.cache.close()
+
+
+def refusals(judge: PairJudge, items: Sequence[Item],
+             blocks: Iterable[Sequence[int]]) -> tuple[int, list[tuple[str, str, str]]]:
+    """Ask `judge` about every pair of golds inside each block (indices into `items`): (pairs judged, refused
+    pairs as (id, id, reason))."""
+    pairs = [(items[a].id, items[b].id, items[a].question, items[a].gold_text, items[b].gold_text)
+             for block in blocks for x, a in enumerate(block) for b in block[x + 1:]]
+    verdicts = judge.judge(pairs)
+    return len(verdicts), [(v.first, v.second, REFUSAL) for v in verdicts if v.refused]

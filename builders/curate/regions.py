@@ -29,6 +29,7 @@ from builders.curate.construction import JUDGE_ROUNDS, REGION_STEPS, SELECTION_R
 from builders.curate.dimension import DimensionBuilder
 from builders.curate.equivalence import Screen
 from builders.curate.judge import PairJudge
+from builders.curate.judge import refusals as judge_refusals
 from scale_vqa.dimensions import DIMENSIONS, Dimension
 from scale_vqa.item import Item
 
@@ -195,12 +196,10 @@ def region_stage(items: list[Item], settings: Settings, diagnoses: dict[str, str
         groups, _, screens = region.partition()
         if judge is None or jr == JUDGE_ROUNDS:
             break
-        pairs = [(its[a].id, its[b].id, its[a].question, its[a].gold_text, its[b].gold_text)
-                 for d in dims for its in [dim_builders[d].items] for g in groups for x, a in enumerate(g)
-                 for b in g[x + 1:]]
-        verdicts = judge.judge(pairs)
-        judged += len(verdicts)
-        new = [(v.first, v.second, "judge (could both be true of one region)") for v in verdicts if v.refused]
+        new = []
+        for d in dims:
+            n, refused_here = judge_refusals(judge, dim_builders[d].items, groups)
+            judged, new = judged + n, new + refused_here
         if not new:
             break
         log(f"region groups: the judge refused {len(new)} pair(s); re-grouping")
