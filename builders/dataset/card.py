@@ -76,11 +76,15 @@ def _subset_section(summary: BuildSummary) -> list[str]:
         if c and c.get("strategy") == "matched":
             v = c.get("verification") or {}
             best = v.get("best") or {}
-            lines += [f"Made by `scale-vqa curate` (matched blocks of {c.get('block_size')}, seed {c.get('seed')}): "
-                      f"{c.get('n_curated')} of {c.get('n_source')} items kept; every item keeps its question, "
-                      "images, rationale and gold, and its distractors are the golds of the other items of its "
+            groups = (f", region groups: the same {c.get('block_size')} regions share a block in every dimension"
+                      if c.get("region_groups") else "")
+            failed = v.get("failures") or []
+            lines += [f"Made by `scale-vqa curate` (matched blocks of {c.get('block_size')}{groups}, seed "
+                      f"{c.get('seed')}): {c.get('n_curated')} of {c.get('n_source')} items kept; every item keeps its "
+                      "question, images, rationale and gold, and its distractors are the golds of other items of its "
                       "block." + (f" Best text-only adversary in verification: {best.get('adversary')} "
-                                  f"{100 * best.get('accuracy', 0):.1f} %." if best else ""), ""]
+                                  f"{100 * best.get('accuracy', 0):.1f} %." if best else "")
+                      + (f" Verification failed: {'; '.join(failed)}." if failed else ""), ""]
         elif c:
             rate = c.get("false_flag_rate", {})
             lines += [f"Made by `scale-vqa audit --write-subset`: {c.get('rule')} "

@@ -50,7 +50,7 @@ def test_matched_config_holds_the_curated_options_and_the_tasks_read_it(tmp_path
         i: (it.options, it.answer) for i, it in curated.items()}
     assert docs.make_docs(src, "standard")[0]["images"]
     card = (out / "README.md").read_text()
-    assert "### `matched`" in card and "scale-vqa curate" in card
+    assert "### `matched`" in card and "scale-vqa curate" in card and "region groups" in card
     from_file = docs.open_source(str(demo / "val.json"), "validation", subset=str(cur / "curated.json"))
     assert {it.id: it.options for it in from_file.items} == {i: it.options for i, it in curated.items()}
     raw = json.loads((cur / "curated.json").read_text())
