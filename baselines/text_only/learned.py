@@ -115,6 +115,21 @@ def _softmax_groups(scores: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     return e / np.repeat(np.add.reduceat(e, starts), sizes)
 
 
+def fit_pointwise(model: str, x: object, y: np.ndarray, seed: int) -> object:
+    """A pointwise option scorer with the panel's fixed hyper-parameters: ``lr`` (logistic regression) or
+    ``gbm`` (histogram gradient boosting)."""
+    if model == "lr":
+        from sklearn.linear_model import LogisticRegression
+
+        return LogisticRegression(C=1.0, solver="liblinear", class_weight="balanced").fit(x, y)
+    if model == "gbm":
+        from sklearn.ensemble import HistGradientBoostingClassifier
+
+        return HistGradientBoostingClassifier(max_iter=100, learning_rate=0.1, max_leaf_nodes=15,
+                                              l2_regularization=1.0, random_state=seed).fit(x, y)
+    raise ValueError(f"unknown pointwise model {model!r} (lr or gbm)")
+
+
 class ConditionalLogit:
     """Multinomial logit over each item's options with shared weights: P(option j) ∝ exp(x_j · w)."""
 
@@ -224,17 +239,10 @@ class LearnedAnswerer(Answerer):
             raise AnswererError(f"{self.name}: no training items")
         x = self._matrix(items, fit=True)
         y = gold_vector(items)
-        if self.spec.model == "lr":
-            from sklearn.linear_model import LogisticRegression
-
-            self.model = LogisticRegression(C=1.0, solver="liblinear", class_weight="balanced").fit(x, y)
-        elif self.spec.model == "gbm":
-            from sklearn.ensemble import HistGradientBoostingClassifier
-
-            self.model = HistGradientBoostingClassifier(max_iter=100, learning_rate=0.1, max_leaf_nodes=15,
-                                                        l2_regularization=1.0, random_state=self.seed).fit(x, y)
-        else:
+        if self.spec.model == "clogit":
             self.model = ConditionalLogit().fit(x, y, group_offsets(items))
+        else:
+            self.model = fit_pointwise(self.spec.model, x, y, self.seed)
         return self
 
     def answer(self, items: Sequence[Item]) -> list[Answer]:

@@ -24,7 +24,7 @@ import numpy as np
 from baselines.answerer import Answer, Answerer, AnswererError, argmax_letter, tie_break_rng
 from baselines.text_only.features import gold_vector, group_offsets, within_item
 from baselines.text_only.filecontext import FileContext, file_context, normalise
-from baselines.text_only.learned import dense_features
+from baselines.text_only.learned import dense_features, fit_pointwise
 from baselines.text_only.matching import LEXICAL
 from scale_vqa.item import Item
 
@@ -232,16 +232,7 @@ class MatchLearned(FileAnswerer):
     def fit(self, items: Sequence[Item]) -> Answerer:
         if not items:
             raise AnswererError(f"{self.name}: no training items")
-        x, y = self._matrix(items, fit=True), gold_vector(items)
-        if self.spec.model == "lr":
-            from sklearn.linear_model import LogisticRegression
-
-            self.model = LogisticRegression(C=1.0, solver="liblinear", class_weight="balanced").fit(x, y)
-        else:
-            from sklearn.ensemble import HistGradientBoostingClassifier
-
-            self.model = HistGradientBoostingClassifier(max_iter=100, learning_rate=0.1, max_leaf_nodes=15,
-                                                        l2_regularization=1.0, random_state=self.seed).fit(x, y)
+        self.model = fit_pointwise(self.spec.model, self._matrix(items, fit=True), gold_vector(items), self.seed)
         return self
 
     def answer(self, items: Sequence[Item]) -> list[Answer]:

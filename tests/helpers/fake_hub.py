@@ -109,21 +109,20 @@ class FakeHub:
         with self._lock:
             self._conns.append(sock)
 
-    def kill(self) -> None:
-        """Stop answering at once: open connections are dropped and new ones refused."""
+    def _drop_connections(self) -> None:
         self.dead = True
         with self._lock:
             for sock in self._conns:
                 with contextlib.suppress(OSError):
                     sock.shutdown(socket.SHUT_RDWR)
+
+    def kill(self) -> None:
+        """Stop answering at once: open connections are dropped and new ones refused."""
+        self._drop_connections()
         threading.Thread(target=self.stop, daemon=True).start()
 
     def stop(self) -> None:
-        self.dead = True
-        with self._lock:
-            for sock in self._conns:
-                with contextlib.suppress(OSError):
-                    sock.shutdown(socket.SHUT_RDWR)
+        self._drop_connections()
         self.server.shutdown()
         self.server.server_close()
 
