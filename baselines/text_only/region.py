@@ -18,12 +18,12 @@ import itertools
 import math
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from baselines.answerer import Answer, Answerer
+from baselines.text_only.structure import StructureSpec
 from scale_vqa.item import Item
 
 MAX_COMBOS = 4096
@@ -144,18 +144,11 @@ class RegionCoherence(Answerer):
         return out
 
 
-@dataclass(frozen=True)
-class RegionSpec:
-    name: str
-    description: str
-    make: Callable[[int], Answerer]
-    embedding: bool
-
-
-def region_specs() -> list[RegionSpec]:
-    """The region adversaries, in report order."""
+def region_specs() -> list[StructureSpec]:
+    """The region adversaries, in report order (structure adversaries: they read the whole file)."""
     out = []
     for m in MEASURES:
         probe = RegionCoherence(m)
-        out.append(RegionSpec(probe.name, probe.description, lambda s, m=m: RegionCoherence(m, s), m == "emb"))
+        out.append(StructureSpec(probe.name, "structure", probe.description, lambda s, m=m: RegionCoherence(m, s),
+                                 embedding=m == "emb"))
     return out

@@ -44,9 +44,7 @@ def adversary_specs() -> dict[str, AdversarySpec]:
     specs += [AdversarySpec(ls.name, "learned", ls.description, lambda s, ls=ls: LearnedAnswerer(ls, s), EMBED_NEEDS)
               for ls in LEARNED_EMB]
     specs += [AdversarySpec(ss.name, ss.kind, ss.description, ss.make, EMBED_NEEDS if ss.embedding else ())
-              for ss in structure_specs()]
-    specs += [AdversarySpec(rs.name, "structure", rs.description, rs.make, EMBED_NEEDS if rs.embedding else ())
-              for rs in region_specs()]
+              for ss in (*structure_specs(), *region_specs())]
     return {s.name: s for s in specs}
 
 
