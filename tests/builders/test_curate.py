@@ -178,3 +178,19 @@ def test_fail_above_gates_with_exit_3(tmp_path: Path) -> None:
     write_release(make_items(8), src)
     assert _run(src, tmp_path / "a", "--adversaries", "none", "--fail-above", "0") == 3
     assert (tmp_path / "a" / "curation.json").is_file()  # the record is written before the gate
+
+
+def test_out_never_replaces_a_folder_that_is_not_an_earlier_curation(tmp_path: Path, capsys) -> None:
+    src = tmp_path / "val.json"
+    write_release(make_items(8), src)
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep me")
+    assert main(["curate", str(src), "--out", str(mine), "--no-embed", "--no-verify", "--quiet"]) == 1
+    assert "was not made by `scale-vqa curate`" in capsys.readouterr().err
+    assert (mine / "notes.txt").read_text() == "keep me" and sorted(p.name for p in mine.iterdir()) == ["notes.txt"]
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert main(["curate", str(src), "--out", str(empty), "--no-embed", "--no-verify", "--quiet"]) == 0
+    assert main(["curate", str(src), "--out", str(empty), "--no-embed", "--no-verify", "--quiet"]) == 0  # a rerun
+    assert (empty / "curated.json").is_file()
