@@ -52,9 +52,10 @@ def replicate(items: list[Item], n: int) -> list[Item]:
 def clear_caches(embeddings: bool = True) -> None:
     """Forget cached similarities, features, file contexts and (with `embeddings`) every embedded text and the
     loaded model, so the next timed run starts cold."""
-    from baselines.text_only import embedding, features, filecontext, learned, text
+    from baselines.text_only import embedding, features, filecontext, learned, region, text
 
     learned.clear_shared()
+    region._MATCHED.clear()
     for fn in (text.similarity_matrix, text._pair_similarity, text.edit_degree, text.words,
                features._label_free_quantities):
         fn.cache_clear()

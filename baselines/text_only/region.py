@@ -39,22 +39,23 @@ def region_of(item: Item) -> str:
     return key if key.strip("|") else f"item:{item.id}"
 
 
-def _best(sub: np.ndarray, options: list[list[int]]) -> list[int]:
-    """Per item, the index (into its option list) of the most coherent combination under `sub` (pairwise
-    similarity of the region's texts, zero diagonal)."""
-    if len(options) == 1:
+def _best(sub: np.ndarray, options: list[list[int]], unary: list[np.ndarray] | None = None,
+          weight: float = 1.0) -> list[int]:
+    """Per item, the index (into its option list) of the combination with the largest `weight` × summed pairwise
+    similarity under `sub` (the region's texts, zero diagonal) plus, when given, each item's `unary` score of its
+    chosen option (question–option similarity, one array per item aligned with its options)."""
+    if len(options) == 1 and unary is None:
         return [0]
     if math.prod(len(o) for o in options) <= MAX_COMBOS:
         combos = np.array(list(itertools.product(*[range(len(o)) for o in options])))
-        chosen = np.stack([np.array(o)[combos[:, j]] for j, o in enumerate(options)], axis=1)
-        score = sub[chosen[:, :, None], chosen[:, None, :]].sum(axis=(1, 2))
-        return [int(c) for c in combos[int(np.argmax(score))]]
+        return [int(c) for c in combos[int(np.argmax(_combo_scores(sub, options, combos, unary, weight)))]]
     current = [0] * len(options)
     for _ in range(20):  # coordinate ascent from the first options
         changed = False
         for j, o in enumerate(options):
             others = [options[x][c] for x, c in enumerate(current) if x != j]
-            best = int(np.argmax([sub[t, others].sum() for t in o]))
+            gain = np.array([weight * sub[t, others].sum() for t in o])
+            best = int(np.argmax(gain if unary is None else gain + unary[j]))
             changed |= best != current[j]
             current[j] = best
         if not changed:
@@ -62,28 +63,94 @@ def _best(sub: np.ndarray, options: list[list[int]]) -> list[int]:
     return current
 
 
+def _combo_scores(sub: np.ndarray, options: list[list[int]], combos: np.ndarray, unary: list[np.ndarray] | None,
+                  weight: float) -> np.ndarray:
+    chosen = np.stack([np.array(o)[combos[:, j]] for j, o in enumerate(options)], axis=1)
+    score = weight * sub[chosen[:, :, None], chosen[:, None, :]].sum(axis=(1, 2)) / 2
+    if unary is not None:
+        score = score + sum(u[combos[:, j]] for j, u in enumerate(unary))
+    return score
+
+
+def _regions(items: Sequence[Item]) -> list[list[int]]:
+    """Item indices per region, each region's items in content order (dimension, then option texts)."""
+    regions: dict[str, list[int]] = defaultdict(list)
+    for i, it in enumerate(items):
+        regions[region_of(it)].append(i)
+    return [sorted(idx, key=lambda i: (items[i].dimension.value, sorted(items[i].options))) for idx in regions.values()]
+
+
+def _dense(m: Any) -> np.ndarray:
+    return np.asarray(m.toarray() if hasattr(m, "toarray") else m, dtype=np.float64)
+
+
 def coherent_choices(items: Sequence[Item], vectorise: Vectorise) -> list[int]:
     """Per item, the option index the region attack picks (see the module docstring)."""
     texts = sorted({o for it in items for o in it.options})
     where = {t: i for i, t in enumerate(texts)}
     vecs = vectorise(texts)  # dense rows, or a scipy sparse matrix (TF-IDF: kept sparse)
-    regions: dict[str, list[int]] = defaultdict(list)
-    for i, it in enumerate(items):
-        regions[region_of(it)].append(i)
     picks = [0] * len(items)
-    for idx in regions.values():
-        idx = sorted(idx, key=lambda i: (items[i].dimension.value, sorted(items[i].options)))
+    for idx in _regions(items):
         opts = [sorted(where[o] for o in items[i].options) for i in idx]
         rows = sorted({t for o in opts for t in o})
         local = {t: r for r, t in enumerate(rows)}
         part = vecs[rows]
-        prod = part @ part.T
-        sub = np.asarray(prod.toarray() if hasattr(prod, "toarray") else prod, dtype=np.float64)
+        sub = _dense(part @ part.T)
         np.fill_diagonal(sub, 0.0)
         choice = _best(sub, [[local[t] for t in o] for o in opts])
         for j, i in enumerate(idx):
             picks[i] = items[i].options.index(texts[opts[j][choice[j]]])
     return picks
+
+
+WEIGHTS = (0.0, 0.05, 0.1, 0.2, 0.35, 0.5, 0.75, 1.0, 1.5, 2.5, 5.0)
+"""Cohesion weights the region-and-question attack chooses from (0: each item's own question–option match)."""
+
+PairVectorise = Callable[[list[str], list[str]], tuple[Any, Any]]
+"""(questions, option texts) → (question rows, option rows), one space, unit length."""
+
+
+def matched_choices(items: Sequence[Item], vectorise: PairVectorise,
+                    weights: Sequence[float] = WEIGHTS) -> dict[float, list[int]]:
+    """Per cohesion weight, per item the option index of the region attack that also reads the questions: the
+    combination of one option per item of a region maximising weight × the options' cohesion plus each item's
+    question–option similarity. Cohesion links a region's options across its items, so the question evidence of
+    all of them adds up (on region groups, the k coherent combinations are then told apart by all five
+    questions at once)."""
+    texts = sorted({o for it in items for o in it.options})
+    where = {t: i for i, t in enumerate(texts)}
+    questions = list(dict.fromkeys(it.question for it in items))
+    qwhere = {q: i for i, q in enumerate(questions)}
+    qvecs, vecs = vectorise(questions, texts)
+    out = {w: [0] * len(items) for w in weights}
+    for idx in _regions(items):
+        opts = [sorted(where[o] for o in items[i].options) for i in idx]
+        rows = sorted({t for o in opts for t in o})
+        local = {t: r for r, t in enumerate(rows)}
+        part = vecs[rows]
+        sub = _dense(part @ part.T)
+        np.fill_diagonal(sub, 0.0)
+        qs = _dense(qvecs[[qwhere[items[i].question] for i in idx]] @ part.T)
+        loc = [[local[t] for t in o] for o in opts]
+        unary = [qs[j, o] for j, o in enumerate(loc)]
+        if math.prod(len(o) for o in loc) <= MAX_COMBOS:  # score every combination once, then each weight
+            combos = np.array(list(itertools.product(*[range(len(o)) for o in loc])))
+            cohesion = _combo_scores(sub, loc, combos, None, 1.0)
+            match = _combo_scores(sub, loc, combos, unary, 0.0)
+            choices = {w: combos[int(np.argmax(w * cohesion + match))] for w in weights}
+        else:
+            choices = {w: _best(sub, loc, unary, w) for w in weights}
+        for w, choice in choices.items():
+            for j, i in enumerate(idx):
+                out[w][i] = items[i].options.index(texts[opts[j][choice[j]]])
+    return out
+
+
+def best_weight(items: Sequence[Item], per_weight: dict[float, list[int]], train: Sequence[int]) -> float:
+    """The weight whose picks are right most often on the items `train` (ties: the first in `per_weight`)."""
+    def hits(w: float) -> int:
+        return sum(items[i].letters[per_weight[w][i]] == items[i].answer for i in train)
+    return max(per_weight, key=hits)
 
 
 def _tfidf(analyzer: str) -> Vectorise:
@@ -109,32 +176,44 @@ def _embedding(embedder: object | None) -> Vectorise:
     return run
 
 
+def _pairs(vectorise: Vectorise) -> PairVectorise:
+    """A pair vectoriser from a text vectoriser: questions and options in one fitted space."""
+    def run(questions: list[str], texts: list[str]) -> tuple[Any, Any]:
+        rows = vectorise([*questions, *texts])
+        return rows[:len(questions)], rows[len(questions):]
+    return run
+
+
 MEASURES = {"tfidf": "word TF-IDF", "char": "character 3–5-gram TF-IDF", "emb": "sentence embeddings"}
 
 
-class RegionCoherence(Answerer):
-    """The region attack as a panel adversary: it reads the whole audited file (questions and options, never
-    answers) through :meth:`observe`, as the other structure adversaries do."""
+def _vectoriser(measure: str, embedder: object | None) -> Vectorise:
+    return _embedding(embedder) if measure == "emb" else _tfidf("char" if measure == "char" else "word")
 
-    trainable = False
+
+class _RegionAnswerer(Answerer):
+    """Reads the whole audited file (questions and options, never answers) through :meth:`observe`, as the other
+    structure adversaries do, and answers each item with the option text its region's solution chose."""
 
     def __init__(self, measure: str, seed: int = 0, embedder: object | None = None) -> None:
         self.measure, self.seed, self.embedder = measure, seed, embedder
-        self.name = f"region_{measure}"
-        self.description = f"a region's items solved together: the options that cohere most ({MEASURES[measure]})"
         self.file: list[Item] | None = None
 
-    def observe(self, items: Sequence[Item]) -> RegionCoherence:
+    def observe(self, items: Sequence[Item]) -> _RegionAnswerer:
         self.file = list(items)
         return self
 
-    def answer(self, items: Sequence[Item]) -> list[Answer]:
+    def _file(self, items: Sequence[Item]) -> list[Item]:
         ids = {it.id for it in items}
-        file = self.file if self.file is not None and ids <= {it.id for it in self.file} else list(items)
-        vectorise = _embedding(self.embedder) if self.measure == "emb" else _tfidf(
-            "char" if self.measure == "char" else "word")
+        return self.file if self.file is not None and ids <= {it.id for it in self.file} else list(items)
+
+    def picks(self, file: list[Item]) -> list[int]:
+        raise NotImplementedError
+
+    def answer(self, items: Sequence[Item]) -> list[Answer]:
+        file = self._file(items)
         by_id = {it.id: it for it in file}
-        picks = dict(zip(by_id, coherent_choices(file, vectorise), strict=True))
+        picks = dict(zip(by_id, self.picks(file), strict=True))
         out = []
         for it in items:
             # the shuffle check reorders an item's options: keep the chosen text, not its letter
@@ -144,11 +223,68 @@ class RegionCoherence(Answerer):
         return out
 
 
+class RegionCoherence(_RegionAnswerer):
+    """The region attack as a panel adversary (options only; not trainable)."""
+
+    trainable = False
+
+    def __init__(self, measure: str, seed: int = 0, embedder: object | None = None) -> None:
+        super().__init__(measure, seed, embedder)
+        self.name = f"region_{measure}"
+        self.description = f"a region's items solved together: the options that cohere most ({MEASURES[measure]})"
+
+    def picks(self, file: list[Item]) -> list[int]:
+        return coherent_choices(file, _vectoriser(self.measure, self.embedder))
+
+
+_MATCHED: dict[tuple[object, ...], dict[float, list[str]]] = {}
+"""Solutions of :class:`RegionMatch` by (measure, embedder, file content): the chosen text per weight and item."""
+
+
+class RegionMatch(_RegionAnswerer):
+    """The region attack that also reads the questions (:func:`matched_choices`); the one thing it learns from
+    labels is the cohesion weight, chosen on the training folds from :data:`WEIGHTS`."""
+
+    trainable = True
+
+    def __init__(self, measure: str, seed: int = 0, embedder: object | None = None) -> None:
+        super().__init__(measure, seed, embedder)
+        self.name = f"region_match_{measure}"
+        self.description = (f"a region's items solved together: options that cohere and match their questions "
+                             f"({MEASURES[measure]}; cohesion weight fitted)")
+        self.weight = WEIGHTS[2]
+        """The cohesion weight (fitted by :meth:`fit`; this default when never fitted)."""
+
+    def _per_weight(self, file: list[Item]) -> dict[float, list[int]]:
+        """Per weight, per item of `file` its pick; computed once per file content and measure (every fold's
+        instance and the shuffle check read the same solution, kept as texts)."""
+        key = (self.measure, id(self.embedder), tuple((it.id, it.question, *sorted(it.options)) for it in file))
+        texts = _MATCHED.get(key)
+        if texts is None:
+            per_weight = matched_choices(file, _pairs(_vectoriser(self.measure, self.embedder)))
+            texts = {w: [it.options[p] for it, p in zip(file, picks, strict=True)] for w, picks in per_weight.items()}
+            if len(_MATCHED) >= 4:
+                _MATCHED.clear()
+            _MATCHED[key] = texts
+        return {w: [it.options.index(t) for it, t in zip(file, ts, strict=True)] for w, ts in texts.items()}
+
+    def fit(self, items: Sequence[Item]) -> RegionMatch:
+        file = self._file(items)
+        per_weight = self._per_weight(file)
+        ids = {it.id for it in items}
+        self.weight = best_weight(file, per_weight, [i for i, it in enumerate(file) if it.id in ids])
+        return self
+
+    def picks(self, file: list[Item]) -> list[int]:
+        return self._per_weight(file)[self.weight]
+
+
 def region_specs() -> list[StructureSpec]:
     """The region adversaries, in report order (structure adversaries: they read the whole file)."""
     out = []
-    for m in MEASURES:
-        probe = RegionCoherence(m)
-        out.append(StructureSpec(probe.name, "structure", probe.description, lambda s, m=m: RegionCoherence(m, s),
-                                 embedding=m == "emb"))
+    for cls in (RegionCoherence, RegionMatch):
+        for m in MEASURES:
+            probe = cls(m)
+            out.append(StructureSpec(probe.name, "structure" if cls is RegionCoherence else "learned",
+                                     probe.description, lambda s, m=m, cls=cls: cls(m, s), embedding=m == "emb"))
     return out

@@ -6,6 +6,8 @@ They see only questions and options, find the items that share an option set, an
 * ``joint:<model>``: each option set's texts assigned to its questions jointly (Hungarian, maximum total
   similarity);
 * ``region:<model>``: the items of one region solved together (:mod:`baselines.text_only.region`);
+* ``region_match:<model>``: the same, adding each item's question–option similarity, so the questions of a whole
+  region are matched at once (the cohesion weight cross-fitted by slide);
 * ``learned``: a logistic regression on all of these as features (per-model similarity, its within-item z-score
   and rank, similarity centred on the other questions sharing the option set, the joint assignment, option
   frequency, length, position), cross-fitted with ``GroupKFold`` by slide.
@@ -112,6 +114,26 @@ def frequency(items: Sequence[Item]) -> np.ndarray:
 def region_attacks(items: Sequence[Item], models: Sequence[SimilarityModel], seed: int) -> list[Attack]:
     return [Attack(f"region:{m.name}", f"a region's items solved together: the options that cohere most ({m.name})",
                    region_coherence(items, m, seed)) for m in models]
+
+
+def region_match_attacks(items: Sequence[Item], models: Sequence[SimilarityModel], folds: Sequence[Sequence[int]],
+                         seed: int) -> list[Attack]:
+    """Per model, the region attack that also reads the questions
+    (:func:`baselines.text_only.region.matched_choices`), its cohesion weight chosen on the other folds."""
+    from baselines.text_only.region import best_weight, matched_choices
+
+    out = []
+    for m in models:
+        per_weight = matched_choices(items, lambda qs, ts, m=m: m.encode(qs, ts, seed))
+        picks = [0] * len(items)
+        for test in folds:
+            held = set(test)
+            w = best_weight(items, per_weight, [i for i in range(len(items)) if i not in held])
+            for i in test:
+                picks[i] = per_weight[w][i]
+        out.append(Attack(f"region_match:{m.name}", "a region's items solved together: options that cohere and "
+                          f"match their questions ({m.name}; cohesion weight cross-fitted)", picks))
+    return out
 
 
 def rule_attacks(items: Sequence[Item], feats: PairFeatures, seed: int) -> list[Attack]:

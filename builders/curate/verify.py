@@ -202,6 +202,7 @@ def run_verification(source: Sequence[Item], curated: Sequence[Item], *, seed: i
     feats = attacks.pair_features(curated, models, vseed)
     fold_idx = grouped_folds(curated, folds, vseed)
     for a in [*attacks.rule_attacks(curated, feats, vseed), *attacks.region_attacks(curated, models, vseed),
+              *attacks.region_match_attacks(curated, models, fold_idx, vseed),
               attacks.learned_attack(curated, feats, fold_idx, vseed)]:
         answers[f"curate:{a.name}"] = a.picks
         descriptions[f"curate:{a.name}"] = a.description

@@ -155,3 +155,36 @@ def test_hidden_items_are_given_back_when_the_drop_budget_runs_out(monkeypatch) 
     assert placed == {it.id for it in c.items} and not placed & {d.id for d in c.drops}
     for b in c.blocks:
         assert len(b.sources) == 4 and set(b.distractor_only) <= {d.id for d in c.drops}
+
+
+def test_region_match_adds_up_the_questions_of_a_whole_region() -> None:
+    """On region groups, one item per region whose question names its region's theme gives the whole region away
+    to an attacker that links the region's options by cohesion and matches all its questions at once — while
+    per-item question matching stays at chance in the other dimensions."""
+    from baselines.text_only.panel import run_panel
+    from baselines.text_only.registry import resolve
+    from builders.curate.attacks import region_match_attacks, rule_attacks, pair_features
+    from scale_vqa.dimensions import Dimension
+
+    c = construct(story_items(), FAST, progress=False)
+    assert {b.kind for b in c.blocks} == {"region"}
+    # a curated file whose Diagnosis questions (only) name their region's theme
+    items = [it.with_(question=f"{it.question} Think of {MARKERS[int(it.path_id[1:])]}.")
+             if it.dimension is Dimension.DIAGNOSIS else it for it in c.items]
+    rest = [i for i, it in enumerate(items) if it.dimension is not Dimension.DIAGNOSIS]
+
+    def on_rest(picks) -> float:
+        return _accuracy([items[i] for i in rest], [picks[i] for i in rest])
+
+    feats = pair_features(items, VERIFY_LEXICAL, 0)
+    per_item = next(a for a in rule_attacks(items, feats, 0) if a.name == "match:ver_words")
+    assert on_rest(per_item.picks) < 0.45  # chance: 0.25
+    folds = [[i for i, it in enumerate(items) if int(it.wsi_name[5:]) % 2 == f] for f in (0, 1)]
+    (attack,) = region_match_attacks(items, VERIFY_LEXICAL[:1], folds, 0)
+    assert on_rest(attack.picks) > 0.8
+    assert {"region_match_tfidf", "region_match_char"} <= {s.name for s in resolve(["offline"])}
+    results, _ = run_panel(items, resolve(["region_match_tfidf"]), folds=2, seed=0, shuffle_check=True,
+                           progress=False)
+    (r,) = results
+    assert r.fit != "none" and r.stats["all"].accuracy > 0.8
+    assert r.content_agreement == 1.0  # reads texts, not letters
