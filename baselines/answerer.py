@@ -59,6 +59,15 @@ def tie_break_rng(*parts: object) -> random.Random:
     return random.Random(int.from_bytes(digest[:8], "big"))
 
 
+def argmax_by_text(scores: Sequence[float], texts: Sequence[str], *parts: object) -> int:
+    """The index of the highest score, ties broken by a key of each tied *text* (seeded from `parts`): a rule that
+    reads only the options then picks the same text in every item that offers the same set, as an option-only
+    rule must, instead of adding a per-item coin flip."""
+    def key(i: int) -> tuple[float, bytes]:
+        return scores[i], hashlib.sha256("\x1f".join(map(str, (*parts, texts[i]))).encode()).digest()
+    return max(range(len(scores)), key=key)
+
+
 def argmax_letter(scores: Sequence[float], letters: str, rng: random.Random) -> str:
     """The letter of the highest score; ties broken uniformly at random with `rng`."""
     best = max(scores)

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from baselines.answerer import Answer, Answerer, AnswererError, argmax_letter, tie_break_rng
+from baselines.answerer import Answer, Answerer, AnswererError, argmax_by_text, argmax_letter, tie_break_rng
 from baselines.text_only.features import gold_vector, group_offsets, within_item
 from baselines.text_only.filecontext import FileContext, file_context, normalise
 from baselines.text_only.learned import dense_features, fit_pointwise
@@ -96,7 +96,9 @@ class OptionFrequency(FileAnswerer):
         out = []
         for it in items:
             d = self.direction.get(it.dimension.value, self.direction.get("*", 1.0))
-            out.append(self._answer(it, [d * f for f in ctx.frequencies(it)]))
+            scores = [d * f for f in ctx.frequencies(it)]
+            out.append(self._answer(it, scores, argmax_by_text(scores, [normalise(o) for o in it.options],
+                                                               self.seed, self.name)))
         return out
 
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from baselines.answerer import argmax_by_text
 from builders.curate.similarity import SimilarityModel
 from scale_vqa.item import Item
 
@@ -139,10 +140,10 @@ def region_match_attacks(items: Sequence[Item], models: Sequence[SimilarityModel
 def rule_attacks(items: Sequence[Item], feats: PairFeatures, seed: int) -> list[Attack]:
     rng = _tiebreak(seed, len(items))
     freq = frequency(items)
-    out = [Attack("freq_rare", "the option text that recurs least across the file",
-                  [_argmax(-f[:it.n_options], rng) for f, it in zip(freq, items, strict=True)]),
-           Attack("freq_common", "the option text that recurs most across the file",
-                  [_argmax(f[:it.n_options], rng) for f, it in zip(freq, items, strict=True)])]
+    out = [Attack(f"freq_{side}", f"the option text that recurs {word} across the file (ties: by text)",
+                  [argmax_by_text(list(sign * f[:it.n_options]), it.options, seed, side)
+                   for f, it in zip(freq, items, strict=True)])
+           for side, word, sign in (("rare", "least", -1.0), ("common", "most", 1.0))]
     for name, s in feats.sims.items():
         out.append(Attack(f"match:{name}", f"the option most similar to the question ({name})",
                           [_argmax(row[:it.n_options], rng) for row, it in zip(s, items, strict=True)]))

@@ -51,6 +51,10 @@ def add_curate_parser(sub: argparse._SubParsersAction) -> None:
                         "every dimension, so attackers that solve a region's items together are at chance; "
                         "--no-region-groups builds per-dimension blocks, freer against question-option matching "
                         "but open to that attack (see the README)")
+    p.add_argument("--ceiling", action="store_true",
+                   help="select against the verification models themselves: measures the best any block "
+                        "construction reaches on these items (its verification is not independent: never release "
+                        "its output)")
     p.add_argument("--apply-review", metavar="CSV", help="a signed-off review.csv: re-block the pairs whose "
                    "'reject' column names them ('all' or positions such as 1-3)")
     p.add_argument("--no-embed", action="store_true",
@@ -100,7 +104,8 @@ def run_curate(args: argparse.Namespace) -> int:
         not any(folder.iterdir()) or (folder / "curation.json").is_file()))
     guard(out)  # before any work: a folder that is not an earlier curation (or empty) is never replaced
     settings = Settings(k=args.block_size, seed=args.seed, max_drop=args.max_drop, steps_per_item=args.steps,
-                        thresholds=Thresholds(), embed_screen=not args.no_embed, regions=args.region_groups)
+                        thresholds=Thresholds(), embed_screen=not args.no_embed, regions=args.region_groups,
+                        ceiling=args.ceiling)
     rejected = record.read_review(args.apply_review) if args.apply_review else []
     judge = None
     if args.judge:
@@ -130,7 +135,8 @@ def run_curate(args: argparse.Namespace) -> int:
                                         progress=not args.quiet)
         fails = failures(verification, fail_above=args.fail_above)
         verification.failures = fails
-    models = {"selection": [{"name": m.name, "description": m.description} for m in selection_models(emb)],
+    models = {"selection": [{"name": m.name, "description": m.description}
+                            for m in selection_models(emb, ceiling=settings.ceiling)],
               "verification": [{"name": m.name, "description": m.description} for m in verification_models(emb)]}
     judge_info = {"model": args.judge, "pairs": c.judged} if args.judge else None
     rec = record.curation_record(c, settings, sources=[(f, file_sha256(f)) for f in args.files], n_source=len(items),
@@ -138,7 +144,7 @@ def run_curate(args: argparse.Namespace) -> int:
                                  review=Path(args.apply_review).name if args.apply_review else None, models=models)
     png = report.plot_png(verification) if verification is not None else None
     md = report.markdown(c, verification, n_source=len(items), k=settings.k, seed=settings.seed, failures=fails,
-                         plot=report.PLOT if png else None)
+                         plot=report.PLOT if png else None, ceiling=settings.ceiling)
     with atomic_dir(out, may_replace=guard) as tmp:
         (tmp / "curated.json").write_text(record.curated_json(c, settings), encoding="utf-8")
         (tmp / "curation.json").write_text(json.dumps(rec, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
@@ -155,6 +161,9 @@ def run_curate(args: argparse.Namespace) -> int:
               f"expected under chance; cells above chance after Holm: "
               f"{sum(x.departs for x in verification.cells)}")
         print("verification: " + ("PASS" if not fails else "FAIL — " + "; ".join(fails)))
+    if settings.ceiling:
+        print("ceiling run: selected against the verification models, so verification is not independent; a "
+              "measurement of what block constructions can reach here, not a release")
     print(f"report: {out / 'report.html'}  (also curated.json, curation.json, review.csv, report.md)")
     if args.fail_above is not None and fails:
         raise GateError("curation failed verification: " + "; ".join(fails))

@@ -91,6 +91,9 @@ class Settings:
     steps_per_item: int = STEPS_PER_ITEM
     thresholds: Thresholds = field(default_factory=Thresholds)
     embed_screen: bool = True
+    ceiling: bool = False
+    """Select against the *verification* models (``--ceiling``): a measurement of how far any block construction
+    can get on this file, not a release (its verification is no longer independent of the selection)."""
     regions: bool = True
     """Group whole regions (:mod:`builders.curate.regions`) where the file has complete ones: attackers that solve
     a region's items together are then at chance by construction, at the cost of less freedom against

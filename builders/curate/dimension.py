@@ -26,7 +26,7 @@ class DimensionBuilder:
         self.extra_drop = 0
         """Items beyond the leftovers the annealer may leave unplaced (the hardest to mask)."""
         qs, gs = [it.question for it in items], [it.gold_text for it in items]
-        models = selection_models(embeddings is not None)
+        models = selection_models(embeddings is not None, ceiling=settings.ceiling)
         self.sims = np.stack([m.matrix(qs, gs, settings.seed) for m in models]) if len(items) > 1 else None
         self.qsims = np.stack([m.matrix(qs, qs, settings.seed) for m in models]) if len(items) > 1 else None
         self.rounds: list[dict[str, object]] = []

@@ -46,7 +46,7 @@ def curation_record(c: Construction, settings: Settings, *, sources: Sequence[tu
     golds = c.golds()
     return {
         "strategy": STRATEGY, "block_size": settings.k, "seed": settings.seed, "max_drop": settings.max_drop,
-        "region_groups": settings.regions,
+        "region_groups": settings.regions, "ceiling": settings.ceiling,
         "thresholds": settings.thresholds.to_dict(), "annealing_steps_per_item": settings.steps_per_item,
         "sources": [{"path": Path(p).name, "sha256": h} for p, h in sources],
         "n_source": n_source, "n_curated": len(c.items), "retention": round(len(c.items) / max(1, n_source), 6),

@@ -25,7 +25,7 @@ def _window(w: object, n: int) -> str:
 
 
 def markdown(c: Construction, v: Verification | None, *, n_source: int, k: int, seed: int,
-             failures: list[str], plot: str | None) -> str:
+             failures: list[str], plot: str | None, ceiling: bool = False) -> str:
     kinds = Counter(b.kind for b in c.blocks)
     parts = ["# Scale-VQA curation: matched blocks", "",
              f"Blocks of {k} items of one dimension, each from a different slide; every member's options are the "
@@ -38,6 +38,10 @@ def markdown(c: Construction, v: Verification | None, *, n_source: int, k: int, 
              f"{sum(len(b.distractor_only) for b in c.blocks)}",
              f"- refused gold pairs (equivalence screen, judge, review): {len(c.refused)}"
              + (f"; LLM judge asked about {c.judged} pairs" if c.judged else ""), ""]
+    if ceiling:
+        parts += ["**Ceiling run (`--ceiling`)**: the blocks were selected against the verification models "
+                  "themselves, so the verification below is not independent of the selection. It measures how far a "
+                  "block construction can get on these items; do not release this file.", ""]
     if v is None:
         parts += ["Verification was skipped (--no-verify).", ""]
     else:

@@ -123,8 +123,11 @@ SELECTION_STATIC = SimilarityModel("sel_static", "IDF-weighted static word-piece
                                    "all-MiniLM-L6-v2, no attention)", _static_words)
 
 
-def selection_models(embedding: bool) -> tuple[SimilarityModel, ...]:
-    """The selection family; the static word-vector model only when the ``embed`` extra is installed."""
+def selection_models(embedding: bool, *, ceiling: bool = False) -> tuple[SimilarityModel, ...]:
+    """The selection family; the static word-vector model only when the ``embed`` extra is installed. With
+    `ceiling`, the verification family itself (``scale-vqa curate --ceiling``)."""
+    if ceiling:
+        return verification_models(embedding)
     return (*SELECTION, SELECTION_STATIC) if embedding else SELECTION
 """Models the construction optimises against."""
 

@@ -10,6 +10,7 @@ import sys
 from collections import Counter, defaultdict
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from builders.curate.engine import CurateError, Settings, construct
@@ -48,6 +49,17 @@ def test_option_only_rules_get_exactly_one_per_block_by_construction() -> None:
             assert sum(rule(frozenset(it.options)) == it.gold_text for it in members) == 1
         for pos in range(4):  # and any fixed letter is right exactly once
             assert sum(it.answer == "ABCD"[pos] for it in members) == 1
+    # the frequency attackers break ties by text, so they too are rules of the option set: one right per block
+    from baselines.text_only.panel import run_panel
+    from baselines.text_only.registry import resolve
+    from builders.curate.attacks import PairFeatures, rule_attacks
+
+    for seed in range(3):
+        for a in rule_attacks(c.items, PairFeatures({}, {}, {}), seed):
+            assert sum(a.correct(c.items)) == len(blocks), a.name
+        (r,) = run_panel(c.items, resolve(["option_frequency"]), folds=2, seed=seed, shuffle_check=False,
+                         progress=False)[0]
+        assert sum(x == it.answer for x, it in zip(r.letters, c.items, strict=True)) == len(blocks)
     source = {it.id: it for it in make_items(8)}
     for it in c.items:  # gold text, question, images, rationale kept
         src = source[it.id]
@@ -194,3 +206,30 @@ def test_out_never_replaces_a_folder_that_is_not_an_earlier_curation(tmp_path: P
     assert main(["curate", str(src), "--out", str(empty), "--no-embed", "--no-verify", "--quiet"]) == 0
     assert main(["curate", str(src), "--out", str(empty), "--no-embed", "--no-verify", "--quiet"]) == 0  # a rerun
     assert (empty / "curated.json").is_file()
+
+
+def test_ceiling_selects_against_the_verification_models_and_says_so(tmp_path: Path, capsys) -> None:
+    """``--ceiling`` measures how far a block construction gets when it may optimise against its own verifier; the
+    record, the report and the console say that its verification is not independent."""
+    from builders.curate.similarity import VERIFY_LEXICAL
+
+    src = tmp_path / "val.json"
+    write_release(make_items(8), src)
+    assert _run(src, tmp_path / "a", "--adversaries", "none") == 0
+    assert "ceiling run" not in capsys.readouterr().out
+    assert _run(src, tmp_path / "b", "--adversaries", "none", "--ceiling") == 0
+    assert "ceiling run: selected against the verification models" in capsys.readouterr().out
+    plain, ceiling = (json.loads((tmp_path / d / "curation.json").read_text()) for d in "ab")
+    assert plain["ceiling"] is False and ceiling["ceiling"] is True
+    names = [m["name"] for m in ceiling["similarity_models"]["selection"]]
+    assert names == [m.name for m in VERIFY_LEXICAL] != [m["name"] for m in plain["similarity_models"]["selection"]]
+    assert "Ceiling run" in (tmp_path / "b" / "report.md").read_text()
+    assert "Ceiling run" not in (tmp_path / "a" / "report.md").read_text()
+    from builders.curate.dimension import DimensionBuilder
+
+    dim = [it for it in make_items(8) if it.dimension is Dimension.DIAGNOSIS]
+    qs, gs = [it.question for it in dim], [it.gold_text for it in dim]
+    for ceiling in (False, True):
+        b = DimensionBuilder(dim, Settings(ceiling=ceiling, embed_screen=False), {}, None, lambda m: None)
+        verifiers = np.stack([m.matrix(qs, gs, 0) for m in VERIFY_LEXICAL])
+        assert (b.sims.shape == verifiers.shape and np.allclose(b.sims, verifiers)) is ceiling

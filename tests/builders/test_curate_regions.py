@@ -163,7 +163,7 @@ def test_region_match_adds_up_the_questions_of_a_whole_region() -> None:
     per-item question matching stays at chance in the other dimensions."""
     from baselines.text_only.panel import run_panel
     from baselines.text_only.registry import resolve
-    from builders.curate.attacks import region_match_attacks, rule_attacks, pair_features
+    from builders.curate.attacks import pair_features, region_match_attacks, rule_attacks
     from scale_vqa.dimensions import Dimension
 
     c = construct(story_items(), FAST, progress=False)
