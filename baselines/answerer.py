@@ -60,12 +60,15 @@ def tie_break_rng(*parts: object) -> random.Random:
 
 
 def argmax_by_text(scores: Sequence[float], texts: Sequence[str], *parts: object) -> int:
-    """The index of the highest score, ties broken by a key of each tied *text* (seeded from `parts`): a rule that
-    reads only the options then picks the same text in every item that offers the same set, as an option-only
-    rule must, instead of adding a per-item coin flip."""
-    def key(i: int) -> tuple[float, bytes]:
-        return scores[i], hashlib.sha256("\x1f".join(map(str, (*parts, texts[i]))).encode()).digest()
-    return max(range(len(scores)), key=key)
+    """The index of the highest score, ties (within 1e-12) broken by a key of each tied *text* seeded from
+    `parts`: a rule that reads only the options then picks the same text in every item that offers the same set,
+    as an option-only rule must, instead of adding a per-item coin flip; and no answerer's tie-breaks depend on
+    which others ran before it."""
+    best = max(scores)
+    tied = [i for i, s in enumerate(scores) if s >= best - 1e-12]
+    if len(tied) == 1:
+        return tied[0]
+    return max(tied, key=lambda i: hashlib.sha256("\x1f".join(map(str, (*parts, texts[i]))).encode()).digest())
 
 
 def argmax_letter(scores: Sequence[float], letters: str, rng: random.Random) -> str:

@@ -45,13 +45,9 @@ def option_sets(items: Sequence[Item]) -> list[list[int]]:
     return list(groups.values())
 
 
-def _tiebreak(seed: int, n: int) -> np.random.Generator:
-    return np.random.default_rng([seed, n])
-
-
-def _argmax(scores: np.ndarray, rng: np.random.Generator) -> int:
-    top = np.flatnonzero(scores >= scores.max() - 1e-12)
-    return int(top[0] if len(top) == 1 else rng.choice(top))
+def _pick(scores: np.ndarray, item: Item, *parts: object) -> int:
+    """The best option of `item` under `scores` (ties: :func:`~baselines.answerer.argmax_by_text`)."""
+    return argmax_by_text([float(x) for x in scores[:item.n_options]], item.options, *parts)
 
 
 @dataclass
@@ -138,21 +134,20 @@ def region_match_attacks(items: Sequence[Item], models: Sequence[SimilarityModel
 
 
 def rule_attacks(items: Sequence[Item], feats: PairFeatures, seed: int) -> list[Attack]:
-    rng = _tiebreak(seed, len(items))
+    """The rule attackers; every tie is broken by text (:func:`_pick`), so each attack's picks depend on its own
+    name and the seed alone."""
     freq = frequency(items)
-    out = [Attack(f"freq_{side}", f"the option text that recurs {word} across the file (ties: by text)",
-                  [argmax_by_text(list(sign * f[:it.n_options]), it.options, seed, side)
-                   for f, it in zip(freq, items, strict=True)])
+    out = [Attack(f"freq_{side}", f"the option text that recurs {word} across the file",
+                  [_pick(sign * f, it, seed, f"freq_{side}") for f, it in zip(freq, items, strict=True)])
            for side, word, sign in (("rare", "least", -1.0), ("common", "most", 1.0))]
     for name, s in feats.sims.items():
-        out.append(Attack(f"match:{name}", f"the option most similar to the question ({name})",
-                          [_argmax(row[:it.n_options], rng) for row, it in zip(s, items, strict=True)]))
-        out.append(Attack(f"centred:{name}", f"most similar after centring on the option set's questions ({name})",
-                          [_argmax(row[:it.n_options], rng) for row, it in zip(feats.centred[name], items,
-                                                                                strict=True)]))
-        out.append(Attack(f"joint:{name}", f"option sets solved jointly: Hungarian assignment ({name})",
-                          [_argmax(row[:it.n_options], rng) for row, it in zip(feats.joint[name], items,
-                                                                                strict=True)]))
+        for attack, scores, what in (("match", s, "the option most similar to the question"),
+                                     ("centred", feats.centred[name],
+                                      "most similar after centring on the option set's questions"),
+                                     ("joint", feats.joint[name], "option sets solved jointly: Hungarian assignment")):
+            label = f"{attack}:{name}"
+            out.append(Attack(label, f"{what} ({name})",
+                              [_pick(row, it, seed, label) for row, it in zip(scores, items, strict=True)]))
     return out
 
 
@@ -184,7 +179,6 @@ def learned_attack(items: Sequence[Item], feats: PairFeatures, folds: Sequence[S
     for i, it in enumerate(items):
         y[i, it.letters.index(it.answer)] = 1
     picks = [0] * n
-    rng = _tiebreak(seed + 1, n)
     for test in folds:
         test_set = set(test)
         train = [i for i in range(n) if i not in test_set]
@@ -193,5 +187,5 @@ def learned_attack(items: Sequence[Item], feats: PairFeatures, folds: Sequence[S
         model = LogisticRegression(C=0.5, max_iter=500).fit(scaler.transform(xt), y[train].ravel())
         scores = model.decision_function(scaler.transform(x[list(test)].reshape(-1, f))).reshape(len(test), k)
         for i, row in zip(test, scores, strict=True):
-            picks[i] = _argmax(row[:items[i].n_options], rng)
+            picks[i] = _pick(row, items[i], seed, "learned")
     return Attack("learned", "logistic regression on every structure feature, cross-fitted by slide", picks)
