@@ -10,6 +10,11 @@ in every other dimension (``scale-vqa curate --region-groups``).
 
 Options are taken in text order and a region's items in content order, so regions that see the same option sets
 get the same texts: the attack never reads option order. No labels are used (not trainable).
+
+``region_match_*`` adds each item's question–option similarity to the cohesion. Where every region of a group
+sees the same option sets, cohesion alone cannot tell the group's regions apart, but it still links each
+region's golds across its items; the questions of all those items then vote together for one combination. Its
+one fitted number is the weight of cohesion against matching (:data:`WEIGHTS`), chosen on the training slides.
 """
 
 from __future__ import annotations
@@ -136,7 +141,7 @@ def matched_choices(items: Sequence[Item], vectorise: PairVectorise,
         if math.prod(len(o) for o in loc) <= MAX_COMBOS:  # score every combination once, then each weight
             combos = np.array(list(itertools.product(*[range(len(o)) for o in loc])))
             cohesion = _combo_scores(sub, loc, combos, None, 1.0)
-            match = _combo_scores(sub, loc, combos, unary, 0.0)
+            match = sum(u[combos[:, j]] for j, u in enumerate(unary))
             choices = {w: combos[int(np.argmax(w * cohesion + match))] for w in weights}
         else:
             choices = {w: _best(sub, loc, unary, w) for w in weights}
