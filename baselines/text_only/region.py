@@ -22,8 +22,8 @@ from __future__ import annotations
 import itertools
 import math
 from collections import defaultdict
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -89,12 +89,20 @@ def _dense(m: Any) -> np.ndarray:
     return np.asarray(m.toarray() if hasattr(m, "toarray") else m, dtype=np.float64)
 
 
-def coherent_choices(items: Sequence[Item], vectorise: Vectorise) -> list[int]:
-    """Per item, the option index the region attack picks (see the module docstring)."""
-    texts = sorted({o for it in items for o in it.options})
+class _Region(NamedTuple):
+    items: list[int]
+    """Indices of the region's items, in content order."""
+    options: list[list[int]]
+    """Per item, its options as rows of :attr:`vecs` (text order)."""
+    vecs: Any
+    """The region's option texts' vectors (rows: the sorted union of :attr:`options`)."""
+    sub: np.ndarray
+    """Pairwise similarity of those texts, zero diagonal."""
+
+
+def _region_problems(items: Sequence[Item], texts: list[str], vecs: Any) -> Iterator[_Region]:
+    """Each region of `items` as a problem over its option texts (`vecs`: one row per text of `texts`)."""
     where = {t: i for i, t in enumerate(texts)}
-    vecs = vectorise(texts)  # dense rows, or a scipy sparse matrix (TF-IDF: kept sparse)
-    picks = [0] * len(items)
     for idx in _regions(items):
         opts = [sorted(where[o] for o in items[i].options) for i in idx]
         rows = sorted({t for o in opts for t in o})
@@ -102,9 +110,23 @@ def coherent_choices(items: Sequence[Item], vectorise: Vectorise) -> list[int]:
         part = vecs[rows]
         sub = _dense(part @ part.T)
         np.fill_diagonal(sub, 0.0)
-        choice = _best(sub, [[local[t] for t in o] for o in opts])
-        for j, i in enumerate(idx):
-            picks[i] = items[i].options.index(texts[opts[j][choice[j]]])
+        yield _Region(idx, [[local[t] for t in o] for o in opts], part, sub)
+
+
+def _write(picks: list[int], items: Sequence[Item], region: _Region, choice: Sequence[int]) -> None:
+    """Record `choice` (an index into each item's text-ordered options) as option indices of the items."""
+    ordered = [sorted(items[i].options) for i in region.items]
+    for j, i in enumerate(region.items):
+        picks[i] = items[i].options.index(ordered[j][choice[j]])
+
+
+def coherent_choices(items: Sequence[Item], vectorise: Vectorise) -> list[int]:
+    """Per item, the option index the region attack picks (see the module docstring)."""
+    texts = sorted({o for it in items for o in it.options})
+    picks = [0] * len(items)
+    # dense rows, or a scipy sparse matrix (TF-IDF: kept sparse)
+    for region in _region_problems(items, texts, vectorise(texts)):
+        _write(picks, items, region, _best(region.sub, region.options))
     return picks
 
 
@@ -123,31 +145,23 @@ def matched_choices(items: Sequence[Item], vectorise: PairVectorise,
     all of them adds up (on region groups, the k coherent combinations are then told apart by all five
     questions at once)."""
     texts = sorted({o for it in items for o in it.options})
-    where = {t: i for i, t in enumerate(texts)}
     questions = list(dict.fromkeys(it.question for it in items))
     qwhere = {q: i for i, q in enumerate(questions)}
     qvecs, vecs = vectorise(questions, texts)
     out = {w: [0] * len(items) for w in weights}
-    for idx in _regions(items):
-        opts = [sorted(where[o] for o in items[i].options) for i in idx]
-        rows = sorted({t for o in opts for t in o})
-        local = {t: r for r, t in enumerate(rows)}
-        part = vecs[rows]
-        sub = _dense(part @ part.T)
-        np.fill_diagonal(sub, 0.0)
-        qs = _dense(qvecs[[qwhere[items[i].question] for i in idx]] @ part.T)
-        loc = [[local[t] for t in o] for o in opts]
+    for region in _region_problems(items, texts, vecs):
+        loc = region.options
+        qs = _dense(qvecs[[qwhere[items[i].question] for i in region.items]] @ region.vecs.T)
         unary = [qs[j, o] for j, o in enumerate(loc)]
         if math.prod(len(o) for o in loc) <= MAX_COMBOS:  # score every combination once, then each weight
             combos = np.array(list(itertools.product(*[range(len(o)) for o in loc])))
-            cohesion = _combo_scores(sub, loc, combos, None, 1.0)
+            cohesion = _combo_scores(region.sub, loc, combos, None, 1.0)
             match = sum(u[combos[:, j]] for j, u in enumerate(unary))
             choices = {w: combos[int(np.argmax(w * cohesion + match))] for w in weights}
         else:
-            choices = {w: _best(sub, loc, unary, w) for w in weights}
+            choices = {w: _best(region.sub, loc, unary, w) for w in weights}
         for w, choice in choices.items():
-            for j, i in enumerate(idx):
-                out[w][i] = items[i].options.index(texts[opts[j][choice[j]]])
+            _write(out[w], items, region, choice)
     return out
 
 
