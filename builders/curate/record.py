@@ -30,6 +30,8 @@ def curated_records(c: Construction, settings: Settings) -> list[dict[str, objec
         cur: dict[str, object] = {"strategy": STRATEGY, "block": bid, "seed": settings.seed}
         if group_of.get(bid):
             cur["region_group"] = group_of[bid]
+        if settings.ceiling:  # a measurement: `scale-vqa build` refuses to publish it
+            cur["ceiling"] = True
         # the items whose golds are the options, in id order: never which option came from which (that names the gold)
         rec["extra_info"]["curation"] = {**cur, "source_ids": list(members[bid])}  # type: ignore[index]
         out.append(rec)

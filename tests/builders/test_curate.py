@@ -225,6 +225,13 @@ def test_ceiling_selects_against_the_verification_models_and_says_so(tmp_path: P
     assert names == [m.name for m in VERIFY_LEXICAL] != [m["name"] for m in plain["similarity_models"]["selection"]]
     assert "Ceiling run" in (tmp_path / "b" / "report.md").read_text()
     assert "Ceiling run" not in (tmp_path / "a" / "report.md").read_text()
+    # and it is never published as a config
+    assert main(["build", "--release", str(tmp_path), "--out", str(tmp_path / "built"), "--allow-missing-images",
+                 "--quiet", "--config", f"matched={tmp_path / 'b' / 'curated.json'}"]) == 1
+    assert "made by `scale-vqa curate --ceiling`" in capsys.readouterr().err
+    assert not (tmp_path / "built").exists()
+    assert main(["build", "--release", str(tmp_path), "--out", str(tmp_path / "built"), "--allow-missing-images",
+                 "--quiet", "--config", f"matched={tmp_path / 'a' / 'curated.json'}"]) == 0
     from builders.curate.dimension import DimensionBuilder
 
     dim = [it for it in make_items(8) if it.dimension is Dimension.DIAGNOSIS]
