@@ -55,7 +55,7 @@ def clear_caches(embeddings: bool = True) -> None:
     from baselines.text_only import embedding, features, filecontext, learned, region, text
 
     learned.clear_shared()
-    region._MATCHED.clear()
+    region.clear_cache()
     for fn in (text.similarity_matrix, text._pair_similarity, text.edit_degree, text.words,
                features._label_free_quantities):
         fn.cache_clear()

@@ -21,13 +21,14 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
 
 from baselines.answerer import Answer, Answerer
+from baselines.text_only.filecontext import item_key
 from baselines.text_only.structure import StructureSpec
 from scale_vqa.item import Item
 
@@ -210,6 +211,48 @@ def _vectoriser(measure: str, embedder: object | None) -> Vectorise:
     return _embedding(embedder) if measure == "emb" else _tfidf("char" if measure == "char" else "word")
 
 
+FileVectors = tuple[list[str], Any, list[str], Any]
+"""A file's distinct questions (first-seen order), their rows, its option texts (text order), their rows."""
+
+_VECTORS: OrderedDict[tuple[object, ...], FileVectors] = OrderedDict()
+_MATCHED: dict[tuple[object, ...], dict[float, list[str]]] = {}
+"""Solutions of :class:`RegionMatch` by (measure, embedder, file content): the chosen text per weight and item."""
+
+
+def clear_cache() -> None:
+    """Forget every file's vectors and solutions (benchmarks start cold)."""
+    _VECTORS.clear()
+    _MATCHED.clear()
+
+
+def _file_key(measure: str, embedder: object | None, file: Sequence[Item]) -> tuple[object, ...]:
+    return (measure, id(embedder), tuple(item_key(it) for it in file))
+
+
+def file_vectors(measure: str, embedder: object | None, file: Sequence[Item]) -> FileVectors:
+    """The vectors of a file's questions and option texts in one space fitted on both, once per measure and file
+    content: the region attacks with and without questions, every fold's copy and the shuffle check share them."""
+    key = _file_key(measure, embedder, file)
+    hit = _VECTORS.get(key)
+    if hit is None:
+        questions = list(dict.fromkeys(it.question for it in file))
+        texts = sorted({o for it in file for o in it.options})
+        qvecs, vecs = _pairs(_vectoriser(measure, embedder))(questions, texts)
+        hit = (questions, qvecs, texts, vecs)
+        while len(_VECTORS) >= 4:
+            _VECTORS.popitem(last=False)
+        _VECTORS[key] = hit
+    return hit
+
+
+def _given(expected: list[str], rows: Any) -> Callable[[list[str]], Any]:
+    def run(texts: list[str]) -> Any:
+        if texts != expected:
+            raise RuntimeError("region attack: the file's texts changed since they were vectorised")
+        return rows
+    return run
+
+
 class _RegionAnswerer(Answerer):
     """Reads the whole audited file (questions and options, never answers) through :meth:`observe`, as the other
     structure adversaries do, and answers each item with the option text its region's solution chose."""
@@ -253,11 +296,8 @@ class RegionCoherence(_RegionAnswerer):
         self.description = f"a region's items solved together: the options that cohere most ({MEASURES[measure]})"
 
     def picks(self, file: list[Item]) -> list[int]:
-        return coherent_choices(file, _vectoriser(self.measure, self.embedder))
-
-
-_MATCHED: dict[tuple[object, ...], dict[float, list[str]]] = {}
-"""Solutions of :class:`RegionMatch` by (measure, embedder, file content): the chosen text per weight and item."""
+        _, _, texts, vecs = file_vectors(self.measure, self.embedder, file)
+        return coherent_choices(file, _given(texts, vecs))
 
 
 class RegionMatch(_RegionAnswerer):
@@ -277,10 +317,12 @@ class RegionMatch(_RegionAnswerer):
     def _per_weight(self, file: list[Item]) -> dict[float, list[int]]:
         """Per weight, per item of `file` its pick; computed once per file content and measure (every fold's
         instance and the shuffle check read the same solution, kept as texts)."""
-        key = (self.measure, id(self.embedder), tuple((it.id, it.question, *sorted(it.options)) for it in file))
+        key = _file_key(self.measure, self.embedder, file)
         texts = _MATCHED.get(key)
         if texts is None:
-            per_weight = matched_choices(file, _pairs(_vectoriser(self.measure, self.embedder)))
+            questions, qvecs, options, vecs = file_vectors(self.measure, self.embedder, file)
+            ask, give = _given(questions, qvecs), _given(options, vecs)
+            per_weight = matched_choices(file, lambda qs, ts: (ask(qs), give(ts)))
             texts = {w: [it.options[p] for it, p in zip(file, picks, strict=True)] for w, picks in per_weight.items()}
             if len(_MATCHED) >= 4:
                 _MATCHED.clear()
