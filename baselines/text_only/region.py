@@ -245,7 +245,8 @@ def file_vectors(measure: str, embedder: object | None, file: Sequence[Item]) ->
     return hit
 
 
-def _given(expected: list[str], rows: Any) -> Callable[[list[str]], Any]:
+def given_rows(expected: list[str], rows: Any) -> Callable[[list[str]], Any]:
+    """A vectoriser that returns `rows`, the vectors of `expected` computed before (checked)."""
     def run(texts: list[str]) -> Any:
         if texts != expected:
             raise RuntimeError("region attack: the file's texts changed since they were vectorised")
@@ -297,7 +298,7 @@ class RegionCoherence(_RegionAnswerer):
 
     def picks(self, file: list[Item]) -> list[int]:
         _, _, texts, vecs = file_vectors(self.measure, self.embedder, file)
-        return coherent_choices(file, _given(texts, vecs))
+        return coherent_choices(file, given_rows(texts, vecs))
 
 
 class RegionMatch(_RegionAnswerer):
@@ -321,7 +322,7 @@ class RegionMatch(_RegionAnswerer):
         texts = _MATCHED.get(key)
         if texts is None:
             questions, qvecs, options, vecs = file_vectors(self.measure, self.embedder, file)
-            ask, give = _given(questions, qvecs), _given(options, vecs)
+            ask, give = given_rows(questions, qvecs), given_rows(options, vecs)
             per_weight = matched_choices(file, lambda qs, ts: (ask(qs), give(ts)))
             texts = {w: [it.options[p] for it, p in zip(file, picks, strict=True)] for w, picks in per_weight.items()}
             if len(_MATCHED) >= 4:

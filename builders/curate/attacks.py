@@ -60,17 +60,41 @@ class PairFeatures:
     centred: dict[str, np.ndarray]
 
 
-def pair_features(items: Sequence[Item], models: Sequence[SimilarityModel], seed: int) -> PairFeatures:
+@dataclass
+class Space:
+    """One similarity model's vectors of a file: its distinct questions and option texts, encoded together once
+    and read by every attacker."""
+
+    name: str
+    questions: list[str]
+    """Distinct questions, first-seen order."""
+    qvecs: np.ndarray
+    texts: list[str]
+    """Distinct option texts, text order."""
+    vecs: np.ndarray
+
+
+def spaces(items: Sequence[Item], models: Sequence[SimilarityModel], seed: int) -> list[Space]:
+    """Each model's :class:`Space` of `items`."""
+    questions = list(dict.fromkeys(it.question for it in items))
+    texts = sorted({o for it in items for o in it.options})
+    out = []
+    for m in models:
+        q, a = m.encode(questions, texts, seed)
+        out.append(Space(m.name, questions, np.asarray(q, dtype=np.float64), texts, np.asarray(a, dtype=np.float64)))
+    return out
+
+
+def pair_features(items: Sequence[Item], spaces: Sequence[Space]) -> PairFeatures:
     from scipy.optimize import linear_sum_assignment
 
     k = max(it.n_options for it in items)
-    texts = sorted({o for it in items for o in it.options})
-    where = {t: i for i, t in enumerate(texts)}
-    questions = [it.question for it in items]
     groups = option_sets(items)
     sims, joint, centred = {}, {}, {}
-    for m in models:
-        full = m.matrix(questions, texts, seed)  # encode every text once
+    for sp in spaces:
+        where = {t: i for i, t in enumerate(sp.texts)}
+        qrow = {q: i for i, q in enumerate(sp.questions)}
+        full = sp.qvecs[[qrow[it.question] for it in items]] @ sp.vecs.T  # items × texts
         s = np.full((len(items), k), -np.inf)
         for i, it in enumerate(items):
             s[i, :it.n_options] = [full[i, where[o]] for o in it.options]
@@ -88,15 +112,15 @@ def pair_features(items: Sequence[Item], models: Sequence[SimilarityModel], seed
             for r, i in enumerate(g):
                 for ci, o in enumerate(opts):
                     c[i, items[i].options.index(o)] = sub_c[r, ci]
-        sims[m.name], joint[m.name], centred[m.name] = s, j, c
+        sims[sp.name], joint[sp.name], centred[sp.name] = s, j, c
     return PairFeatures(sims, joint, centred)
 
 
-def region_coherence(items: Sequence[Item], model: SimilarityModel, seed: int) -> list[int]:
-    """Per item, the option the region attack (:mod:`baselines.text_only.region`) picks under `model`."""
-    from baselines.text_only.region import coherent_choices
+def region_coherence(items: Sequence[Item], space: Space) -> list[int]:
+    """Per item, the option the region attack (:mod:`baselines.text_only.region`) picks in `space`."""
+    from baselines.text_only.region import coherent_choices, given_rows
 
-    return coherent_choices(items, lambda texts: model.encode(texts[:1], texts, seed)[1])
+    return coherent_choices(items, given_rows(space.texts, space.vecs))
 
 
 def frequency(items: Sequence[Item]) -> np.ndarray:
@@ -108,28 +132,29 @@ def frequency(items: Sequence[Item]) -> np.ndarray:
     return out
 
 
-def region_attacks(items: Sequence[Item], models: Sequence[SimilarityModel], seed: int) -> list[Attack]:
-    return [Attack(f"region:{m.name}", f"a region's items solved together: the options that cohere most ({m.name})",
-                   region_coherence(items, m, seed)) for m in models]
+def region_attacks(items: Sequence[Item], spaces: Sequence[Space]) -> list[Attack]:
+    return [Attack(f"region:{sp.name}", f"a region's items solved together: the options that cohere most "
+                   f"({sp.name})", region_coherence(items, sp)) for sp in spaces]
 
 
-def region_match_attacks(items: Sequence[Item], models: Sequence[SimilarityModel], folds: Sequence[Sequence[int]],
-                         seed: int) -> list[Attack]:
+def region_match_attacks(items: Sequence[Item], spaces: Sequence[Space], folds: Sequence[Sequence[int]]
+                         ) -> list[Attack]:
     """Per model, the region attack that also reads the questions
     (:func:`baselines.text_only.region.matched_choices`), its cohesion weight chosen on the other folds."""
-    from baselines.text_only.region import best_weight, matched_choices
+    from baselines.text_only.region import best_weight, given_rows, matched_choices
 
     out = []
-    for m in models:
-        per_weight = matched_choices(items, lambda qs, ts, m=m: m.encode(qs, ts, seed))
+    for sp in spaces:
+        ask, give = given_rows(sp.questions, sp.qvecs), given_rows(sp.texts, sp.vecs)
+        per_weight = matched_choices(items, lambda qs, ts, ask=ask, give=give: (ask(qs), give(ts)))
         picks = [0] * len(items)
         for test in folds:
             held = set(test)
             w = best_weight(items, per_weight, [i for i in range(len(items)) if i not in held])
             for i in test:
                 picks[i] = per_weight[w][i]
-        out.append(Attack(f"region_match:{m.name}", "a region's items solved together: options that cohere and "
-                          f"match their questions ({m.name}; cohesion weight cross-fitted)", picks))
+        out.append(Attack(f"region_match:{sp.name}", "a region's items solved together: options that cohere and "
+                          f"match their questions ({sp.name}; cohesion weight cross-fitted)", picks))
     return out
 
 

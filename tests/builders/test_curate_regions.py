@@ -7,7 +7,7 @@ from collections import Counter, defaultdict
 
 import pytest
 
-from builders.curate.attacks import region_coherence
+from builders.curate.attacks import region_coherence, spaces
 from builders.curate.engine import Settings, construct
 from builders.curate.record import curated_records
 from builders.curate.similarity import VERIFY_LEXICAL
@@ -42,7 +42,7 @@ def test_region_attack_solves_per_dimension_blocks_when_a_regions_golds_cohere()
     c = construct(story_items(), PER_DIM, progress=False)
     assert not any(b.group for b in c.blocks)
     words = VERIFY_LEXICAL[0]
-    assert _accuracy(c.items, region_coherence(c.items, words, 0)) > 0.6  # chance: 0.25
+    assert _accuracy(c.items, region_coherence(c.items, spaces(c.items, [words], 0)[0])) > 0.6  # chance: 0.25
 
 
 def test_region_groups_give_a_groups_regions_the_same_option_sets_in_every_dimension() -> None:
@@ -67,7 +67,7 @@ def test_region_groups_give_a_groups_regions_the_same_option_sets_in_every_dimen
         assert len(sets) == 1  # every region of the group sees the same option sets
     # so the region attack, which reads only option texts, gets exactly one region of each group right
     for model in VERIFY_LEXICAL:
-        picks = region_coherence(c.items, model, 0)
+        picks = region_coherence(c.items, spaces(c.items, [model], 0)[0])
         assert _accuracy(c.items, picks) == pytest.approx(0.25)
     recs = curated_records(c, settings)
     assert all(r["extra_info"]["curation"]["region_group"].startswith("G-") for r in recs)
@@ -176,11 +176,11 @@ def test_region_match_adds_up_the_questions_of_a_whole_region() -> None:
     def on_rest(picks) -> float:
         return _accuracy([items[i] for i in rest], [picks[i] for i in rest])
 
-    feats = pair_features(items, VERIFY_LEXICAL, 0)
+    feats = pair_features(items, spaces(items, VERIFY_LEXICAL, 0))
     per_item = next(a for a in rule_attacks(items, feats, 0) if a.name == "match:ver_words")
     assert on_rest(per_item.picks) < 0.45  # chance: 0.25
     folds = [[i for i, it in enumerate(items) if int(it.wsi_name[5:]) % 2 == f] for f in (0, 1)]
-    (attack,) = region_match_attacks(items, VERIFY_LEXICAL[:1], folds, 0)
+    (attack,) = region_match_attacks(items, spaces(items, VERIFY_LEXICAL[:1], 0), folds)
     assert on_rest(attack.picks) > 0.8
     assert {"region_match_tfidf", "region_match_char"} <= {s.name for s in resolve(["offline"])}
     results, _ = run_panel(items, resolve(["region_match_tfidf"]), folds=2, seed=0, shuffle_check=True,
