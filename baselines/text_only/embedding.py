@@ -101,6 +101,11 @@ class Embedder:
     def _run(self, texts: list[str]) -> np.ndarray:
         return encode_with(self.model, texts, self.batch_size)
 
+    @property
+    def ready(self) -> bool:
+        """False while a prefetch is still encoding (reading the vectors now would wait for it)."""
+        return self._pending is None or self._pending[0].done()
+
     def _collect(self) -> None:
         """Wait for a running prefetch and cache its vectors (on failure, its texts are encoded here)."""
         if self._pending is None:
