@@ -6,7 +6,6 @@ loads in about a third of the time, since it imports neither transformers nor se
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Sequence
 from pathlib import Path
 

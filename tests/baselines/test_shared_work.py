@@ -8,8 +8,8 @@ import pytest
 
 pytest.importorskip("sklearn")
 
-from baselines.text_only.features import Tfidf  # noqa: E402
-from baselines.text_only.learned import fit_pointwise  # noqa: E402
+from baselines.text_only.features import Tfidf
+from baselines.text_only.learned import fit_pointwise
 
 
 def test_gradient_boosting_ignores_columns_constant_in_training():
