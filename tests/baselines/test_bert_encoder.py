@@ -1,5 +1,6 @@
-"""The plain-torch BERT encoder: it runs the shipped MiniLM folder, gives sentence-transformers' vectors (bit for
-bit in bfloat16, where rounding would otherwise differ), and leaves other models to sentence-transformers."""
+"""The plain-torch BERT encoder the prefetch worker uses: it runs the shipped MiniLM folder, gives
+sentence-transformers' vectors (bit for bit in bfloat16, where rounding would otherwise differ), and leaves other
+models to sentence-transformers."""
 
 from __future__ import annotations
 
@@ -41,11 +42,12 @@ def test_the_shipped_model_is_supported_and_others_are_not(minilm, tmp_path):
     assert not supports(tmp_path / "absent")
 
 
-def test_load_model_picks_the_torch_encoder_only_for_what_it_supports(minilm, monkeypatch):
-    assert isinstance(embedding.load_model(None, dtype="float32"), BertMeanEncoder)
+def test_the_worker_encodes_with_the_torch_encoder_only_what_it_supports(minilm, monkeypatch):
+    assert isinstance(embedding.load_encoder(None, dtype="float32"), BertMeanEncoder)
     pytest.importorskip("sentence_transformers")
     monkeypatch.setattr(bert_encoder, "supports", lambda _dir: False)
-    assert type(embedding.load_model(None, dtype="float32")).__name__ == "SentenceTransformer"
+    assert type(embedding.load_encoder(None, dtype="float32")).__name__ == "SentenceTransformer"
+    assert type(embedding.load_model(None)).__name__ == "SentenceTransformer"  # in-process: what others read
 
 
 @pytest.mark.slow
