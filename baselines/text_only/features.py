@@ -97,6 +97,29 @@ class DenseFeaturizer:
         return np.vstack(blocks)
 
 
+class Tfidf:
+    """TF-IDF over texts: scikit-learn's ``CountVectorizer`` (given `count` parameters) then ``TfidfTransformer``,
+    as ``TfidfVectorizer`` composes them. :meth:`fit_transform` reads the texts once and returns exactly what
+    :meth:`transform` would give them (``TfidfVectorizer.fit_transform`` does not: it normalises rows whose
+    columns are not yet sorted, so its values differ in the last bits, and fit-then-transform reads them twice)."""
+
+    def __init__(self, *, sublinear_tf: bool = False, **count: object) -> None:
+        from sklearn.feature_extraction.text import CountVectorizer, TfidfTransformer
+
+        self.count = CountVectorizer(dtype=np.float64, **count)  # type: ignore[arg-type]
+        self.tfidf = TfidfTransformer(sublinear_tf=sublinear_tf)
+
+    def fit_transform(self, texts: Sequence[str]) -> object:
+        """Fit the vocabulary and IDF on `texts`; their TF-IDF matrix. Raises ``ValueError`` on an empty
+        vocabulary."""
+        counts = self.count.fit_transform(texts)
+        counts.sort_indices()
+        return self.tfidf.fit(counts).transform(counts)
+
+    def transform(self, texts: Sequence[str]) -> object:
+        return self.tfidf.transform(self.count.transform(texts))
+
+
 def option_texts(items: Sequence[Item]) -> tuple[list[str], list[str]]:
     """Per option row: the option text and its diff text (words not shared by every option of the item)."""
     texts, diffs = [], []

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from baselines.text_only.features import Tfidf
 from baselines.text_only.text import words
 from scale_vqa.item import Item
 
@@ -50,17 +51,15 @@ def _split(flat: np.ndarray, offsets: np.ndarray) -> list[np.ndarray]:
 
 def _tfidf_cosine(questions: list[str], options: list[str], q_rows: np.ndarray, o_rows: np.ndarray,
                   analyzer: str) -> np.ndarray:
-    from sklearn.feature_extraction.text import TfidfVectorizer
-
     if analyzer == "word":
-        vec = TfidfVectorizer(ngram_range=(1, 2), stop_words="english", sublinear_tf=True, token_pattern=r"(?u)\b\w+\b")
+        vec = Tfidf(ngram_range=(1, 2), stop_words="english", sublinear_tf=True, token_pattern=r"(?u)\b\w+\b")
     else:
-        vec = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True)
+        vec = Tfidf(analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True)
     try:
-        vec.fit([*questions, *options])
+        both = vec.fit_transform([*questions, *options])
     except ValueError:  # an empty vocabulary (e.g. only stop words): no lexical signal at all
         return np.zeros(len(q_rows))
-    q, o = vec.transform(questions), vec.transform(options)
+    q, o = both[:len(questions)], both[len(questions):]
     return np.asarray(q[q_rows].multiply(o[o_rows]).sum(axis=1)).ravel()
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import random
 import sys
 import time
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -248,14 +249,24 @@ def _run_specs(specs: Sequence[AdversarySpec], items: list[Item], kwargs: dict[s
     else:
         remote = []
     local = [i for i in range(len(specs)) if i not in remote]
-    embed = [i for i in local if _needs_embeddings(specs[i])]
-    # Adversaries that read embeddings go last, so the rest runs while the texts are encoded in the background
-    # (see :func:`run_panel`). The models here keep to one thread: that leaves the other core(s) to the encoder,
-    # and OpenMP threads that spin on a busy machine made gradient boosting up to 5× slower.
+    embed = deque(i for i in local if _needs_embeddings(specs[i]))
+    rest = deque(i for i in local if not _needs_embeddings(specs[i]))
+    # Adversaries that read embeddings wait until the background encoding is done (see :func:`run_panel`): the
+    # rest runs meanwhile, and whatever of it is left runs after them. The models here keep to one thread: that
+    # leaves the other core(s) to the encoder, and OpenMP threads that spin on a busy machine made gradient
+    # boosting up to 5× slower.
     with _one_thread(True):
-        for i in [i for i in local if i not in embed] + embed:
+        while embed or rest:
+            i = embed.popleft() if embed and (not rest or _embeddings_ready()) else rest.popleft()
             results[i] = _run_one(specs[i], items, kwargs, bar)
     return [r for r in results if r is not None]
+
+
+def _embeddings_ready() -> bool:
+    """Whether the shared embedder's vectors can be read without waiting for a background encoding."""
+    from baselines.text_only.embedding import shared_embedder
+
+    return shared_embedder().ready
 
 
 def run_panel(items: Sequence[Item], specs: Sequence[AdversarySpec], *, source: str = "",
@@ -267,8 +278,9 @@ def run_panel(items: Sequence[Item], specs: Sequence[AdversarySpec], *, source: 
     folds used. `extra` holds ready-made answerers (e.g. LLMs), run as they are.
 
     Every distinct question and option text is embedded once per run, in one batched call in a worker
-    process, while the adversaries that need no embeddings run here; those that do run last and read the
-    shared vectors (``prefetch_embeddings=False``: encoded here when first needed). With ``jobs > 1`` the
+    process, while the adversaries that need no embeddings run here; those that do run as soon as it is done
+    (whatever of the rest is left runs after them) and read the shared vectors (``prefetch_embeddings=False``:
+    encoded here when first needed). With ``jobs > 1`` the
     offline adversaries run in that many worker processes (embedding adversaries and the `extra` answerers
     stay in this process); results are identical to ``jobs=1``.
     Raises :class:`PanelError` when the input cannot be audited."""

@@ -12,6 +12,7 @@ import pytest
 
 pytest.importorskip("sklearn")
 
+from baselines.answerer import Answer, Answerer
 from baselines.text_only import embedding
 from baselines.text_only.embedding import Embedder, panel_texts
 from baselines.text_only.filecontext import FileContext, joint_assignment
@@ -194,3 +195,39 @@ def test_shared_sets_above_the_size_cap_are_answered_alone(monkeypatch):
     ctx = FileContext(items)
     assert len(ctx.groups) == 10 and ctx.joint("bm25", 0) == [None] * len(items)
     assert accuracy(JointMatch("bm25").answer(items), items) < 0.4
+
+
+class Recorder(Answerer):
+    """Answers A everywhere and logs when it ran; `then` runs after it answered."""
+
+    def __init__(self, name: str, log: list[str], then=None) -> None:
+        self.name, self.log, self.then = name, log, then
+
+    def answer(self, items):
+        self.log.append(self.name)
+        if self.then is not None:
+            self.then()
+        return [Answer("A") for _ in items]
+
+
+def test_embedding_adversaries_run_once_the_background_encoding_is_done(monkeypatch):
+    """Not last: the adversaries that need no vectors fill the wait, and whatever of them is left runs after."""
+    emb = Embedder(model=FakeModel())
+    pending: Future[tuple[np.ndarray, str]] = Future()
+    emb._pending = (pending, ["a"])
+    monkeypatch.setattr(embedding, "_SHARED", emb)
+    log: list[str] = []
+
+    def finish() -> None:
+        pending.set_result((FakeModel().encode(["a"]), "bfloat16"))
+
+    def spec(name: str, needs: tuple[str, ...] = (), then=None) -> AdversarySpec:
+        return AdversarySpec(name, "heuristic", name, lambda s: Recorder(name, log, then), needs)
+
+    specs = [spec("emb", ("sentence_transformers",)), spec("plain1"), spec("plain2", then=finish), spec("plain3"),
+             spec("plain4")]
+    results, _ = run_panel(random_items(8, seed=1), specs, progress=False, shuffle_check=False,
+                           prefetch_embeddings=False)
+    assert log == ["plain1", "plain2", "emb", "plain3", "plain4"]
+    assert [r.name for r in results] == [s.name for s in specs]  # reported in the order asked for
+    assert emb.ready
