@@ -17,12 +17,12 @@ def main() -> int:
     import numpy as np
     import torch
 
-    from baselines.text_only.embedding import encode_with, load_encoder, resolve_dtype
+    from baselines.text_only.embedding import encode_with, load_model, resolve_dtype
 
     torch.set_num_threads(max(1, int(request.get("threads", 1))))
     device = request.get("device", "cpu")
     dtype = resolve_dtype(request.get("dtype", "auto"), device)
-    model = load_encoder(request.get("model_dir"), device, dtype)
+    model = load_model(request.get("model_dir"), device, dtype)
     vecs = encode_with(model, list(request["texts"]), int(request.get("batch_size", 64)))
     buf = io.BytesIO()
     np.savez(buf, vectors=vecs, dtype=np.array(dtype))

