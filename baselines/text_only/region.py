@@ -45,18 +45,27 @@ def region_of(item: Item) -> str:
     return key if key.strip("|") else f"item:{item.id}"
 
 
-def _best(sub: np.ndarray, options: list[list[int]], unary: list[np.ndarray] | None = None,
-          weight: float = 1.0) -> list[int]:
-    """Per item, the index (into its option list) of the combination with the largest `weight` × summed pairwise
-    similarity under `sub` (the region's texts, zero diagonal) plus, when given, each item's `unary` score of its
-    chosen option (question–option similarity, one array per item aligned with its options)."""
+def _solve(sub: np.ndarray, options: list[list[int]], unary: list[np.ndarray] | None = None,
+           weights: Sequence[float] = (1.0,)) -> dict[float, list[int]]:
+    """Per weight, per item the index (into its option list) of the combination with the largest weight × summed
+    pairwise similarity under `sub` (the region's texts, zero diagonal) plus, when given, each item's `unary`
+    score of its chosen option (question–option similarity, one array per item aligned with its options). Every
+    combination is scored once for all weights; beyond :data:`MAX_COMBOS`, coordinate ascent per weight."""
     if len(options) == 1 and unary is None:
-        return [0]
+        return {w: [0] for w in weights}
     if math.prod(len(o) for o in options) <= MAX_COMBOS:
         combos = np.array(list(itertools.product(*[range(len(o)) for o in options])))
-        return [int(c) for c in combos[int(np.argmax(_combo_scores(sub, options, combos, unary, weight)))]]
+        chosen = np.stack([np.array(o)[combos[:, j]] for j, o in enumerate(options)], axis=1)
+        cohesion = sub[chosen[:, :, None], chosen[:, None, :]].sum(axis=(1, 2)) / 2
+        match = 0.0 if unary is None else sum(u[combos[:, j]] for j, u in enumerate(unary))
+        return {w: [int(c) for c in combos[int(np.argmax(w * cohesion + match))]] for w in weights}
+    return {w: _ascend(sub, options, unary, w) for w in weights}
+
+
+def _ascend(sub: np.ndarray, options: list[list[int]], unary: list[np.ndarray] | None, weight: float) -> list[int]:
+    """Coordinate ascent from the first options (regions too large to enumerate)."""
     current = [0] * len(options)
-    for _ in range(20):  # coordinate ascent from the first options
+    for _ in range(20):
         changed = False
         for j, o in enumerate(options):
             others = [options[x][c] for x, c in enumerate(current) if x != j]
@@ -67,15 +76,6 @@ def _best(sub: np.ndarray, options: list[list[int]], unary: list[np.ndarray] | N
         if not changed:
             break
     return current
-
-
-def _combo_scores(sub: np.ndarray, options: list[list[int]], combos: np.ndarray, unary: list[np.ndarray] | None,
-                  weight: float) -> np.ndarray:
-    chosen = np.stack([np.array(o)[combos[:, j]] for j, o in enumerate(options)], axis=1)
-    score = weight * sub[chosen[:, :, None], chosen[:, None, :]].sum(axis=(1, 2)) / 2
-    if unary is not None:
-        score = score + sum(u[combos[:, j]] for j, u in enumerate(unary))
-    return score
 
 
 def _regions(items: Sequence[Item]) -> list[list[int]]:
@@ -127,7 +127,7 @@ def coherent_choices(items: Sequence[Item], vectorise: Vectorise) -> list[int]:
     picks = [0] * len(items)
     # dense rows, or a scipy sparse matrix (TF-IDF: kept sparse)
     for region in _region_problems(items, texts, vectorise(texts)):
-        _write(picks, items, region, _best(region.sub, region.options))
+        _write(picks, items, region, _solve(region.sub, region.options)[1.0])
     return picks
 
 
@@ -154,14 +154,7 @@ def matched_choices(items: Sequence[Item], vectorise: PairVectorise,
         loc = region.options
         qs = _dense(qvecs[[qwhere[items[i].question] for i in region.items]] @ region.vecs.T)
         unary = [qs[j, o] for j, o in enumerate(loc)]
-        if math.prod(len(o) for o in loc) <= MAX_COMBOS:  # score every combination once, then each weight
-            combos = np.array(list(itertools.product(*[range(len(o)) for o in loc])))
-            cohesion = _combo_scores(region.sub, loc, combos, None, 1.0)
-            match = sum(u[combos[:, j]] for j, u in enumerate(unary))
-            choices = {w: combos[int(np.argmax(w * cohesion + match))] for w in weights}
-        else:
-            choices = {w: _best(region.sub, loc, unary, w) for w in weights}
-        for w, choice in choices.items():
+        for w, choice in _solve(region.sub, loc, unary, weights).items():
             _write(out[w], items, region, choice)
     return out
 

@@ -210,11 +210,10 @@ def read_subset(name: str, path: str | Path) -> Subset:
     construction = json.loads(construction_file.read_text(encoding="utf-8")) if construction_file.is_file() else None
     replacements: dict[str, Item] = {}
     raw = json.loads(path.read_text(encoding="utf-8")) if path.suffix == ".json" else []
-    if isinstance(raw, list) and any(isinstance(r, dict) and isinstance(r.get("extra_info"), dict)
-                                     and "curation" in r["extra_info"] for r in raw):
-        if any(isinstance(r, dict) and isinstance(r.get("extra_info"), dict)
-               and isinstance(r["extra_info"].get("curation"), dict) and r["extra_info"]["curation"].get("ceiling")
-               for r in raw):
+    curations = [r["extra_info"]["curation"] for r in (raw if isinstance(raw, list) else [])
+                 if isinstance(r, dict) and isinstance(r.get("extra_info"), dict) and "curation" in r["extra_info"]]
+    if curations:
+        if any(isinstance(c, dict) and c.get("ceiling") for c in curations):
             raise BadInputError(f"subset {name} ({path}): made by `scale-vqa curate --ceiling`, which selects against "
                                 "its own verifiers: a measurement, not a release; curate again without --ceiling")
         replacements = {item.id: item for item in items}  # matched blocks: the options are the file's
